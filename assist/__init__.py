@@ -1,0 +1,57 @@
+"""assist: rule-based real-time call assist.
+
+    from assist import Engine, load_rules
+    engine = Engine(load_rules("rules"))
+    outputs = engine.feed({"type": "call.start", "call_id": "c1", "lang": "en", "t_ms": 0})
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assist.core.engine import Engine
+from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
+from assist.core.outputs import (
+    Classification,
+    EngineFault,
+    Evidence,
+    Expired,
+    Output,
+    Prompt,
+    Resolved,
+    Summary,
+)
+from assist.errors import AssistError, CapacityError, EventError, FormatError, RulePackError
+from assist.rulepack.compile import CompiledRules, compile_packs
+from assist.rulepack.load import load_packs
+
+__all__ = [
+    "AssistError",
+    "CallEnd",
+    "CallStart",
+    "CapacityError",
+    "Classification",
+    "CompiledRules",
+    "Engine",
+    "EngineFault",
+    "EventError",
+    "Evidence",
+    "Expired",
+    "FormatError",
+    "Output",
+    "Prompt",
+    "Resolved",
+    "RulePackError",
+    "Summary",
+    "Tick",
+    "Utterance",
+    "load_rules",
+    "parse_event",
+]
+
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def load_rules(path: str | Path = DEFAULT_RULES) -> CompiledRules:
+    """Load, check and compile every rule pack under `path`; raise RulePackError listing each problem."""
+    return compile_packs(load_packs(Path(path)))

@@ -1,0 +1,47 @@
+"""Per-call state the engine keeps in Python (kept small: bounded evidence, no transcript)."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from assist.core.outputs import Evidence
+
+EVIDENCE_PER_TYPE = 3
+
+
+@dataclass(slots=True)
+class OpenPrompt:
+    id: str
+    rule: str
+    opened_ms: int
+    severity: str
+
+
+@dataclass(slots=True)
+class CallState:
+    call_id: str
+    agent_id: str | None
+    lang: str | None            # language of prompts: 'en', 'zh' or 'zh-Hant'; None until known
+    lang_fixed: bool            # set by call.start or an override; detection never changes it
+    started_ms: int
+    last_ms: int
+    flags: dict[str, Evidence] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)  # flags ever set (for the checklist)
+    scores: dict[str, float] = field(default_factory=dict)
+    type_evidence: dict[str, deque[Evidence]] = field(default_factory=dict)
+    tipped: set[str] = field(default_factory=set)
+    top: str | None = None
+    open: dict[str, OpenPrompt] = field(default_factory=dict)  # rule id → its open prompt
+    last_fired: dict[str, int] = field(default_factory=dict)
+    prompts: Counter[str] = field(default_factory=Counter)
+    resolved: Counter[str] = field(default_factory=Counter)
+    run_words: int = 0
+    utterances: int = 0
+    next_prompt: int = 0
+
+    def type_evidence_for(self, type_id: str) -> deque[Evidence]:
+        ev = self.type_evidence.get(type_id)
+        if ev is None:
+            ev = self.type_evidence[type_id] = deque(maxlen=EVIDENCE_PER_TYPE)
+        return ev

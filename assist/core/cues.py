@@ -1,0 +1,120 @@
+"""Cue matching: lexicon phrases (Aho-Corasick) and regexes over normalised text.
+
+A hit inside quotation marks is reported speech, not the speaker's own words, and is dropped.
+A hit of a negatable cue with a negator shortly before it in the same clause is dropped
+("I'm not angry, just asking"). Everything here works on text already passed through
+:func:`assist.core.normalize.normalize`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import ahocorasick
+
+_CLAUSE_BREAK = re.compile(r"[,.!?;:，。！？；：…\n]|\b(?:but|however|although|though)\b|但是|可是|不过|只是")
+_EN_NEGATORS = frozenset({"not", "no", "never", "hardly", "without", "nobody", "neither", "nor"})
+_ZH_NEGATORS = frozenset("不没别未无非莫")
+_QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "«": "»"}
+_EN_WINDOW = 3  # tokens before a cue in which a negator cancels it
+_ZH_WINDOW = 3  # characters before a cue in which a negator cancels it
+
+
+@dataclass(frozen=True, slots=True)
+class CueHit:
+    cue: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class CuePatterns:
+    """What one language contributes to one cue."""
+
+    phrases: tuple[str, ...]
+    regexes: tuple[str, ...]
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "'")
+
+
+def _quote_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(text):
+        close = _QUOTES.get(text[i])
+        if close is not None:
+            j = text.find(close, i + 1)
+            if j == -1:
+                break
+            spans.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
+def _negated(text: str, start: int) -> bool:
+    clause_start = 0
+    for m in _CLAUSE_BREAK.finditer(text, 0, start):
+        clause_start = m.end()
+    before = text[clause_start:start]
+    if not before:
+        return False
+    if before[-1].isascii():
+        tokens = before.split()[-_EN_WINDOW:]
+        return any(t in _EN_NEGATORS or t.endswith("n't") for t in tokens)
+    return any(ch in _ZH_NEGATORS for ch in before[-_ZH_WINDOW:])
+
+
+class CueMatcher:
+    """Finds cue hits for one speaker's utterances across every language of a pack."""
+
+    def __init__(self, cues: Mapping[str, Iterable[CuePatterns]], negatable: frozenset[str]):
+        self._negatable = negatable
+        by_phrase: dict[str, list[str]] = {}
+        regexes: list[tuple[str, re.Pattern[str]]] = []
+        for cue, patterns in cues.items():
+            for pat in patterns:
+                for phrase in pat.phrases:
+                    by_phrase.setdefault(phrase, []).append(cue)
+                regexes.extend((cue, re.compile(rx)) for rx in pat.regexes)
+        self._automaton = ahocorasick.Automaton()
+        for phrase, names in by_phrase.items():
+            left = _is_word_char(phrase[0])
+            right = _is_word_char(phrase[-1])
+            self._automaton.add_word(phrase, (tuple(names), len(phrase), left, right))
+        self._has_phrases = bool(by_phrase)
+        if self._has_phrases:
+            self._automaton.make_automaton()
+        self._regexes = tuple(regexes)
+
+    def match(self, text: str) -> list[CueHit]:
+        """Every cue hit in `text` (normalised), in order of position."""
+        raw: list[CueHit] = []
+        n = len(text)
+        if self._has_phrases:
+            for end_idx, (names, length, left, right) in self._automaton.iter(text):
+                start = end_idx - length + 1
+                end = end_idx + 1
+                if left and start > 0 and _is_word_char(text[start - 1]):
+                    continue
+                if right and end < n and _is_word_char(text[end]):
+                    continue
+                raw.extend(CueHit(cue, text[start:end], start, end) for cue in names)
+        for cue, rx in self._regexes:
+            raw.extend(CueHit(cue, m.group(0), m.start(), m.end()) for m in rx.finditer(text))
+        if not raw:
+            return raw
+        spans = _quote_spans(text) if any(q in text for q in _QUOTES) else []
+        kept = [
+            h for h in raw
+            if not any(a < h.start < b for a, b in spans)
+            and not (h.cue in self._negatable and _negated(text, h.start))
+        ]
+        kept.sort(key=lambda h: (h.start, h.cue))
+        return kept

@@ -1,0 +1,172 @@
+"""The only module that imports durable_rules; everything it does wrong stops here.
+
+What this contains (see the measurements in the project notes):
+- a Host whose background threads never start: time comes from events, not wall-clock timers;
+- rulesets registered once per process under a content-addressed name, in shards, because one
+  ruleset corrupts itself past 1,024 live sessions; a call is routed to a shard by a stable hash
+  and refused with CapacityError before any shard is full;
+- an event is consumed by the first rule that fires, so the same facts are posted again with that
+  rule's done flag set until nothing more fires;
+- MessageNotHandledException is the normal "no rule matched" answer; MessageObservedException
+  (content de-duplication) is impossible because every post carries a fresh counter;
+- an exception inside an action is swallowed by durable_rules, so actions only append to a list
+  and are wrapped; a failure is reported back to the caller instead of disappearing;
+- session state is deleted when a call closes.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable import engine as _durable
+
+from assist.errors import CapacityError
+
+SESSIONS_PER_SHARD = 900  # durable_rules breaks at 1,025 live sessions per ruleset; stay well clear
+
+
+class _QuietHost(_durable.Host):  # type: ignore[misc]
+    """durable_rules Host without its two wall-clock dispatch threads."""
+
+    def __init__(self) -> None:
+        self.fired: list[tuple[str, str]] = []
+        self.faults: list[tuple[str, str]] = []
+        super().__init__()
+
+    def _run(self) -> None:
+        return None
+
+    def get_action(self, action_name: str) -> Any:
+        fired = self.fired
+        faults = self.faults
+
+        def action(c: Any) -> None:
+            try:
+                fired.append((action_name, str(c.m["sid"])))
+            except Exception as exc:  # durable_rules would swallow it; report it instead
+                faults.append((action_name, repr(exc)))
+
+        return action
+
+
+@dataclass
+class _Shared:
+    host: _QuietHost
+    live: dict[str, list[int]] = field(default_factory=dict)  # ruleset base name → live calls per shard
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_SHARED: _Shared | None = None
+
+
+def _shared() -> _Shared:
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = _Shared(_QuietHost())
+    return _SHARED
+
+
+_instances = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    rules: list[str]
+    faults: list[tuple[str, str]]
+
+
+class DurableRules:
+    """Evaluate a compiled ruleset for many calls; one durable_rules session per open call."""
+
+    def __init__(self, name: str, definition: Mapping[str, Any], done_flags: Mapping[str, str],
+                 max_calls: int):
+        global _instances
+        self._shared = _shared()
+        self._base = name
+        self._shards = max(1, -(-max_calls // SESSIONS_PER_SHARD))
+        self._done = dict(done_flags)
+        self._max_calls = max_calls
+        with self._shared.lock:
+            _instances += 1
+            self._prefix = f"{_instances}:"  # several engines may share one registered ruleset
+            live = self._shared.live.setdefault(name, [])
+            for shard in range(len(live), self._shards):
+                # register_rulesets mutates what it is given: always hand it a copy
+                self._shared.host.register_rulesets({self._shard_name(shard): copy.deepcopy(dict(definition))})
+                live.append(0)
+        self._calls: dict[str, tuple[str, str]] = {}  # call id → (ruleset name, sid)
+        self._counter = 0
+
+    def _shard_name(self, shard: int) -> str:
+        return f"{self._base}#{shard}"
+
+    @property
+    def open_calls(self) -> int:
+        return len(self._calls)
+
+    def open(self, call_id: str) -> None:
+        if call_id in self._calls:
+            return
+        if len(self._calls) >= self._max_calls:
+            raise CapacityError(f"call '{call_id}' refused: {self._max_calls} calls already open "
+                                "(the configured maximum)")
+        with self._shared.lock:
+            live = self._shared.live[self._base]
+            first = zlib.crc32(call_id.encode()) % self._shards
+            for step in range(self._shards):
+                shard = (first + step) % self._shards
+                if live[shard] < SESSIONS_PER_SHARD:
+                    live[shard] += 1
+                    self._calls[call_id] = (self._shard_name(shard), self._prefix + call_id)
+                    return
+        raise CapacityError(f"call '{call_id}' refused: every rules shard holds {SESSIONS_PER_SHARD} live "
+                            "calls")
+
+    def evaluate(self, call_id: str, facts: dict[str, Any]) -> Fired:
+        """Post `facts` for an open call; return every rule that fires on them (each at most once)."""
+        ruleset, sid = self._calls[call_id]
+        host = self._shared.host
+        fired_rules: list[str] = []
+        faults: list[tuple[str, str]] = []
+        event = dict(facts)
+        event["sid"] = sid
+        with self._shared.lock:
+            for _ in range(len(self._done) + 1):
+                self._counter += 1
+                event["n"] = self._counter
+                host.fired.clear()
+                host.faults.clear()
+                try:
+                    host.post(ruleset, event)
+                except _durable.MessageNotHandledException:
+                    break
+                except _durable.MessageObservedException:
+                    break
+                faults.extend(host.faults)
+                new = [name for name, s in host.fired if s == sid]
+                if not new:
+                    break
+                for name in new:
+                    fired_rules.append(name)
+                    event[self._done[name]] = 1
+        return Fired(fired_rules, faults)
+
+    def close(self, call_id: str) -> None:
+        entry = self._calls.pop(call_id, None)
+        if entry is None:
+            return
+        ruleset, sid = entry
+        with self._shared.lock:
+            self._shared.host.delete_state(ruleset, sid)
+            shard = int(ruleset.rsplit("#", 1)[1])
+            self._shared.live[self._base][shard] -= 1
+
+    def close_all(self) -> None:
+        for call_id in list(self._calls):
+            self.close(call_id)
+

@@ -1,0 +1,315 @@
+"""The engine: typed events in, outputs out, per call, time taken only from the events.
+
+``Engine(rules).feed(event)`` is the whole API; replay, tests and the live server all use it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from assist.core.call import CallState, OpenPrompt
+from assist.core.cues import CueHit
+from assist.core.durable_adapter import DurableRules
+from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
+from assist.core.normalize import (
+    TRADITIONAL_LANGS,
+    base_lang,
+    detect_lang,
+    normalize,
+    to_traditional,
+    word_count,
+)
+from assist.core.outputs import (
+    SEVERITY_RANK,
+    Classification,
+    EngineFault,
+    Evidence,
+    Expired,
+    Output,
+    Prompt,
+    Resolved,
+    Summary,
+)
+from assist.errors import EventError
+from assist.rulepack.compile import CompiledRule, CompiledRules, done_flag
+
+AnyEvent = CallStart | Utterance | CallEnd | Tick
+_KIND = {"agent": "a", "customer": "c"}
+_MAX_REPEAT = 3
+
+
+def _prompt_lang(lang: str | None) -> str | None:
+    if lang is None:
+        return None
+    if lang.lower() in TRADITIONAL_LANGS:
+        return "zh-Hant"
+    return base_lang(lang)
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """One final utterance as the rules see it."""
+
+    evidence: Evidence
+    hits: list[CueHit]
+    present: Counter[str]  # cue → number of distinct phrases heard for it
+    words: int
+
+
+class _Heard:
+    """Placeholders for a rule's `why` template."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+
+    def __getitem__(self, key: str) -> str:
+        return self.values.get(key, "")
+
+
+class Engine:
+    """Runs compiled rule packs over many concurrent calls.
+
+    `lang` overrides every call's language (as ``replay --lang`` does); `max_calls` bounds open calls.
+    """
+
+    def __init__(self, rules: CompiledRules, *, max_calls: int = 1800, lang: str | None = None):
+        self.rules = rules
+        self._lang_override = lang
+        self._calls: dict[str, CallState] = {}
+        self._runner = DurableRules(
+            f"{'+'.join(rules.packs)}@{rules.digest}", rules.ruleset,
+            {rid: done_flag(i) for i, rid in enumerate(rules.rules)}, max_calls,
+        )
+        self._threshold = rules.settings.type_threshold
+
+    # -- public API -------------------------------------------------------------------------------
+    @property
+    def open_calls(self) -> list[str]:
+        return list(self._calls)
+
+    def call(self, call_id: str) -> CallState | None:
+        return self._calls.get(call_id)
+
+    def feed(self, event: AnyEvent | dict[str, Any]) -> list[Output]:
+        """Apply one event; return what it caused. Raises EventError for events that do not fit."""
+        ev = parse_event(event) if isinstance(event, dict) else event
+        if isinstance(ev, CallStart):
+            return self._start(ev)
+        state = self._calls.get(ev.call_id)
+        if state is None:
+            raise EventError(f"unknown call '{ev.call_id}': expected a call.start for it first (or the "
+                             "call already ended)", field="call_id", expected="an open call",
+                             got=ev.call_id)
+        if isinstance(ev, CallEnd):
+            return self._end(state, ev.t_ms)
+        if isinstance(ev, Tick):
+            return self._tick(state, ev.t_ms)
+        return self._utterance(state, ev)
+
+    def end_call(self, call_id: str, t_ms: int) -> list[Output]:
+        """Close a call without a call.end event (abandoned stream); returns its summary."""
+        state = self._calls.get(call_id)
+        return [] if state is None else self._end(state, t_ms)
+
+    def close(self) -> None:
+        """Release every open call's engine state without summaries."""
+        self._runner.close_all()
+        self._calls.clear()
+
+    # -- call lifecycle ---------------------------------------------------------------------------
+    def _start(self, ev: CallStart) -> list[Output]:
+        if ev.call_id in self._calls:
+            raise EventError(f"call '{ev.call_id}' is already open: expected one call.start per call",
+                             field="call_id", expected="a new call id", got=ev.call_id)
+        self._runner.open(ev.call_id)
+        lang = self._lang_override or ev.lang
+        self._calls[ev.call_id] = CallState(
+            call_id=ev.call_id, agent_id=ev.agent_id, lang=_prompt_lang(lang), lang_fixed=lang is not None,
+            started_ms=ev.t_ms, last_ms=ev.t_ms,
+        )
+        return []
+
+    def _end(self, state: CallState, t_ms: int) -> list[Output]:
+        self._runner.close(state.call_id)
+        del self._calls[state.call_id]
+        checklist: dict[str, bool | None] = {}
+        for item, done, applies_if in self.rules.checklist:
+            applies = applies_if is None or applies_if in state.seen
+            checklist[item] = (done in state.seen) if applies else None
+        return [Summary(
+            call_id=state.call_id, t_ms=max(t_ms, state.last_ms), types=self._rounded(state),
+            top=state.top, prompts=dict(sorted(state.prompts.items())),
+            resolved=dict(sorted(state.resolved.items())), checklist=checklist, utterances=state.utterances,
+        )]
+
+    def _tick(self, state: CallState, t_ms: int) -> list[Output]:
+        state.last_ms = max(state.last_ms, t_ms)
+        return self._expire(state, t_ms)
+
+    # -- utterances ---------------------------------------------------------------------------------
+    def _utterance(self, state: CallState, u: Utterance) -> list[Output]:
+        if not u.final:
+            return []  # interim results never raise prompts
+        t = u.end_ms
+        state.last_ms = max(state.last_ms, t)
+        state.utterances += 1
+        text = normalize(u.text)
+        if not state.lang_fixed and state.lang is None and text:
+            state.lang = detect_lang(text)
+        hits = self.rules.matchers[u.speaker].match(text)
+        words = word_count(text)
+        for cue, speaker, min_words in self.rules.computed:
+            if speaker in (u.speaker, "any") and words >= min_words:
+                hits.append(CueHit(cue, text[:40], 0, 0))
+        turn = _Turn(Evidence(u.speaker, u.text, t), hits,
+                     Counter(cue for cue, _ in {(h.cue, h.text) for h in hits}), words)
+
+        out: list[Output] = self._expire(state, t)
+        out.extend(self._resolve(state, turn))
+        self._update_flags(state, u.speaker, turn)
+        crossed: list[str] = []
+        if u.speaker == "customer":
+            state.run_words += words
+            crossed = self._classify(state, turn, out)
+
+        facts: dict[str, Any] = {"k": _KIND[u.speaker], "f_words": words, "f_run_words": state.run_words}
+        for cue, n in turn.present.items():
+            facts["c_" + cue] = n
+        for flag in state.flags:
+            facts["s_" + flag] = 1
+        out.extend(self._fire(state, facts, turn))
+        for type_id in crossed:
+            out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id))
+        if u.speaker == "agent" and words > self.rules.settings.backchannel_words:
+            state.run_words = 0  # a real answer ends the customer's run; "mm-hmm" does not
+        return out
+
+    def _update_flags(self, state: CallState, speaker: str, turn: _Turn) -> None:
+        heard = turn.present.keys()
+        for name, rule in self.rules.states.items():
+            if any(combo <= heard for combo in rule.set_by.get(speaker, ())):
+                state.flags[name] = turn.evidence
+                state.seen.add(name)
+            elif name in state.flags and any(combo <= heard for combo in rule.cleared_by.get(speaker, ())):
+                del state.flags[name]
+
+    def _classify(self, state: CallState, turn: _Turn, out: list[Output]) -> list[str]:
+        """Raise type scores from this customer turn's cues; return the types that just crossed."""
+        crossed: list[str] = []
+        cues_here = turn.present.keys()
+        ev = turn.evidence
+        for type_id, weights in self.rules.types.items():
+            gained = [(w, min(turn.present[cue], _MAX_REPEAT)) for cue, w in weights.items() if cue in cues_here]
+            if not gained:
+                continue
+            score = state.scores.get(type_id, 0.0)
+            for w, times in gained:  # several distinct phrases of one cue in a turn count, up to a cap
+                score = 1.0 - (1.0 - score) * (1.0 - w) ** times
+            state.scores[type_id] = score
+            state.type_evidence_for(type_id).append(ev)
+            if score >= self._threshold and type_id not in state.tipped:
+                state.tipped.add(type_id)
+                crossed.append(type_id)
+        top = self._top(state)
+        if top != state.top:
+            state.top = top
+            out.append(Classification(
+                call_id=state.call_id, t_ms=ev.t_ms, types=self._rounded(state), top=top,
+                evidence=tuple(state.type_evidence.get(top, ())) if top else (),
+            ))
+        return crossed
+
+    def _top(self, state: CallState) -> str | None:
+        best: str | None = None
+        best_score = self._threshold
+        for type_id in self.rules.types:  # pack order breaks ties
+            score = state.scores.get(type_id, 0.0)
+            if score >= best_score and (best is None or score > best_score):
+                best, best_score = type_id, score
+        return best
+
+    @staticmethod
+    def _rounded(state: CallState) -> dict[str, float]:
+        return {t: round(s, 2) for t, s in sorted(state.scores.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+    # -- prompts --------------------------------------------------------------------------------------
+    def _fire(self, state: CallState, facts: dict[str, Any], turn: _Turn,
+              type_id: str | None = None) -> list[Output]:
+        t = turn.evidence.t_ms
+        result = self._runner.evaluate(state.call_id, facts)
+        out: list[Output] = [EngineFault(state.call_id, t, rule, err) for rule, err in result.faults]
+        for rule_id in result.rules:
+            rule = self.rules.rules[rule_id]
+            if rule_id in state.open:
+                continue
+            last = state.last_fired.get(rule_id)
+            if last is not None and t - last < rule.cooldown_ms:
+                continue
+            out.append(self._open_prompt(state, rule, turn, type_id))
+        out.extend(self._enforce_visible_cap(state, t))
+        return out
+
+    def _open_prompt(self, state: CallState, rule: CompiledRule, turn: _Turn, type_id: str | None) -> Prompt:
+        t, ev = turn.evidence.t_ms, turn.evidence
+        state.next_prompt += 1
+        pid = f"{state.call_id}:{state.next_prompt}"
+        state.open[rule.id] = OpenPrompt(pid, rule.id, t, rule.severity)
+        state.last_fired[rule.id] = t
+        state.prompts[rule.id] += 1
+        lang = state.lang or self.rules.languages[0]
+        say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or next(iter(rule.say.values()))
+        why_lang = "zh" if lang == "zh-Hant" else lang
+        why_tpl = rule.why.get(why_lang) or next(iter(rule.why.values()))
+        heard = next((h.text for h in turn.hits if h.cue in rule.cues), "")
+        evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
+        if type_id is not None:
+            evidence.extend(state.type_evidence.get(type_id, ()))
+            heard = heard or (evidence[-1].text if evidence else "")
+        evidence.append(ev)
+        title = self.rules.type_titles.get(type_id or "", {}).get(why_lang, type_id or "")
+        why = why_tpl.format_map(_Heard({"heard": heard, "words": str(turn.words),
+                                         "run_words": str(state.run_words), "type": title}))
+        if lang == "zh-Hant":
+            why = to_traditional(why)
+        return Prompt(
+            call_id=state.call_id, t_ms=t, id=pid, rule=rule.id, severity=rule.severity,  # type: ignore[arg-type]
+            say=say, why=why, evidence=tuple(dict.fromkeys(evidence)), supervisor=rule.supervisor,
+        )
+
+    def _resolve(self, state: CallState, turn: _Turn) -> list[Output]:
+        out: list[Output] = []
+        ev = turn.evidence
+        if ev.speaker != "agent" or not state.open:
+            return out
+        for rule_id, prompt in list(state.open.items()):
+            rule = self.rules.rules[rule_id]
+            if any(combo <= turn.present.keys() for combo in rule.resolved_by):
+                del state.open[rule_id]
+                state.resolved[rule_id] += 1
+                out.append(Resolved(state.call_id, ev.t_ms, prompt.id, rule_id, ev))
+        return out
+
+    def _expire(self, state: CallState, t: int) -> list[Output]:
+        out: list[Output] = []
+        for rule_id, prompt in list(state.open.items()):
+            expire = self.rules.rules[rule_id].expire_ms
+            if expire is not None and t - prompt.opened_ms >= expire:
+                del state.open[rule_id]
+                out.append(Expired(state.call_id, t, prompt.id, rule_id, "timeout"))
+        return out
+
+    def _enforce_visible_cap(self, state: CallState, t: int) -> list[Output]:
+        """At most `max_open_prompts` stay open: the least severe, then the oldest, make way."""
+        cap = self.rules.settings.max_open_prompts
+        if len(state.open) <= cap:
+            return []
+        ranked = sorted(state.open.values(), key=lambda p: (SEVERITY_RANK[p.severity], p.opened_ms))
+        out: list[Output] = []
+        for p in ranked[: len(state.open) - cap]:
+            del state.open[p.rule]
+            out.append(Expired(state.call_id, t, p.id, p.rule, "superseded"))
+        return out

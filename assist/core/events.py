@@ -1,0 +1,111 @@
+"""Wire events (the native JSON Lines stream, also used by /ingest), validated with pydantic.
+
+Unknown fields are kept on the model (``extra="allow"``) but never reach the rules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from assist.errors import EventError
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
+
+    call_id: str = Field(min_length=1, max_length=200)
+    seq: int | None = None
+
+
+class CallStart(_Event):
+    type: Literal["call.start"]
+    t_ms: int = Field(ge=0)
+    agent_id: str | None = None
+    lang: str | None = None
+
+
+class Utterance(_Event):
+    type: Literal["utterance"]
+    speaker: Literal["agent", "customer"]
+    text: str = Field(max_length=20_000)
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    final: bool = True
+    utterance_id: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Utterance:
+        if self.end_ms < self.start_ms:
+            raise ValueError(f"end_ms ({self.end_ms}) is before start_ms ({self.start_ms})")
+        return self
+
+    @property
+    def t_ms(self) -> int:
+        return self.end_ms
+
+
+class CallEnd(_Event):
+    type: Literal["call.end"]
+    t_ms: int = Field(ge=0)
+
+
+class Tick(_Event):
+    """Clock tick injected by a live shell so deadlines pass while nobody speaks."""
+
+    type: Literal["tick"]
+    t_ms: int = Field(ge=0)
+
+
+Event = Annotated[CallStart | Utterance | CallEnd | Tick, Field(discriminator="type")]
+_EVENT = TypeAdapter(Event)
+EVENT_TYPES = ("call.start", "utterance", "call.end", "tick")
+
+
+def event_time(event: CallStart | Utterance | CallEnd | Tick) -> int:
+    return event.end_ms if isinstance(event, Utterance) else event.t_ms
+
+
+def describe(value: Any) -> str:
+    """A short, safe rendering of what came, for error messages."""
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_event(obj: Any, where: str = "") -> CallStart | Utterance | CallEnd | Tick:
+    """Validate one decoded JSON value as an event; raise EventError naming the field on failure."""
+    if not isinstance(obj, dict):
+        raise EventError(
+            "expected a JSON object", where=where, field="", expected="object", got=type(obj).__name__
+        )
+    kind = obj.get("type")
+    if kind not in EVENT_TYPES:
+        raise EventError(
+            f"field 'type': expected one of {', '.join(EVENT_TYPES)}, got {describe(kind)}",
+            where=where, field="type", expected=" | ".join(EVENT_TYPES), got=describe(kind),
+        )
+    try:
+        return _EVENT.validate_python(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first["loc"] if p != kind]
+        field = ".".join(loc)
+        got = describe(first.get("input")) if first["type"] != "missing" else "nothing (field missing)"
+        expected = first["msg"]
+        raise EventError(
+            f"field '{field}': {expected}; got {got}", where=where, field=field, expected=expected, got=got
+        ) from None
+
+
+def parse_event_json(line: str | bytes, where: str = "") -> CallStart | Utterance | CallEnd | Tick:
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EventError(
+            f"expected a JSON object, got invalid JSON ({exc})", where=where, expected="JSON object",
+            got="invalid JSON",
+        ) from None
+    return parse_event(obj, where)

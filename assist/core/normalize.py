@@ -1,0 +1,63 @@
+"""Text normalisation: one canonical form so one lexicon serves every spelling.
+
+NFKC folds full-width forms, case folding handles English, and OpenCC turns Traditional
+Chinese into Simplified so the zh lexicon is written once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import opencc
+
+_T2S = opencc.OpenCC("t2s")
+_S2T = opencc.OpenCC("s2twp")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[a-z]{2,}")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SPACE = re.compile(r"\s+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+# Contractions people type both ways; the lexicon is written with the short form.
+_CANON = ((re.compile(r"\bcan ?not\b"), "can't"), (re.compile(r"\bwon't\b"), "will not"))
+TRADITIONAL_LANGS = frozenset({"zh-tw", "zh-hk", "zh-mo", "zh-hant"})
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def has_latin(text: str) -> bool:
+    return _LATIN.search(text) is not None
+
+
+def normalize(text: str) -> str:
+    """NFKC, case-fold, unify apostrophes and spaces, Traditional → Simplified Chinese."""
+    out = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    out = _SPACE.sub(" ", out).strip()
+    for pattern, repl in _CANON:
+        out = pattern.sub(repl, out)
+    if has_cjk(out):
+        out = _T2S.convert(out)
+    return out
+
+
+def to_traditional(text: str) -> str:
+    return str(_S2T.convert(text))
+
+
+def base_lang(lang: str | None) -> str | None:
+    """'zh-TW' → 'zh', 'en-US' → 'en'; None stays None."""
+    if not lang:
+        return None
+    return lang.split("-")[0].split("_")[0].lower()
+
+
+def detect_lang(text: str) -> str:
+    return "zh" if has_cjk(text) else "en"
+
+
+def word_count(normalized: str) -> int:
+    """Words in English, and about one word per two Han characters in Chinese."""
+    han = len(_CJK.findall(normalized))
+    latin = len(_WORD.findall(normalized))
+    return latin + (han + 1) // 2

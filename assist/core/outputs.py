@@ -1,0 +1,124 @@
+"""What the engine emits: prompts, resolutions, classifications, summaries (the --json contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Severity = Literal["info", "warn", "urgent"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "urgent": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    speaker: str
+    text: str
+    t_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"speaker": self.speaker, "text": self.text, "t_ms": self.t_ms}
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    call_id: str
+    t_ms: int
+    id: str
+    rule: str
+    severity: Severity
+    say: str
+    why: str
+    evidence: tuple[Evidence, ...]
+    supervisor: bool = False
+    kind: Literal["prompt"] = "prompt"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "id": self.id,
+            "rule": self.rule, "severity": self.severity, "say": self.say, "why": self.why,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+        if self.supervisor:
+            out["supervisor"] = True
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    call_id: str
+    t_ms: int
+    id: str
+    rule: str
+    by: Evidence
+    kind: Literal["resolved"] = "resolved"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "id": self.id,
+                "rule": self.rule, "by": self.by.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """An open prompt left the sidebar without being done: its time ran out or more urgent ones came."""
+
+    call_id: str
+    t_ms: int
+    id: str
+    rule: str
+    reason: Literal["timeout", "superseded"]
+    kind: Literal["expired"] = "expired"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "id": self.id,
+                "rule": self.rule, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    call_id: str
+    t_ms: int
+    types: dict[str, float]
+    top: str | None
+    evidence: tuple[Evidence, ...]
+    kind: Literal["classification"] = "classification"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "types": self.types,
+                "top": self.top, "evidence": [e.to_dict() for e in self.evidence]}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    call_id: str
+    t_ms: int
+    types: dict[str, float]
+    top: str | None
+    prompts: dict[str, int]
+    resolved: dict[str, int]
+    checklist: dict[str, bool | None]
+    utterances: int
+    kind: Literal["summary"] = "summary"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "types": self.types,
+                "top": self.top, "prompts": self.prompts, "resolved": self.resolved,
+                "checklist": self.checklist, "utterances": self.utterances}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFault:
+    """A rule action failed inside the engine; the call goes on, the fault is reported, not swallowed."""
+
+    call_id: str
+    t_ms: int
+    rule: str
+    error: str
+    kind: Literal["error"] = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "rule": self.rule,
+                "error": self.error}
+
+
+Output = Prompt | Resolved | Expired | Classification | Summary | EngineFault
+

@@ -1,0 +1,70 @@
+"""Run the test cases stored beside each rule: 'fire' cases must raise the rule on their last turn,
+'quiet' cases must never raise it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assist.core.engine import Engine
+from assist.core.outputs import Prompt
+from assist.rulepack.compile import CompiledRules
+from assist.rulepack.load import RulePack
+from assist.rulepack.schema import Case
+
+TURN_GAP_MS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    rule: str
+    index: int
+    case: Case
+    passed: bool
+    fired_on: list[int]  # 1-based turns on which the rule fired
+    where: str
+
+    def describe(self) -> str:
+        turns = " / ".join(f"{k}: {v}" for t in self.case.turns for k, v in t.items())
+        got = f"fired on turn(s) {self.fired_on}" if self.fired_on else "did not fire"
+        want = "fire on the last turn" if self.case.expect == "fire" else "stay quiet"
+        return f"{self.where}: case {self.index + 1} ({self.case.lang}) expected to {want}, {got}: {turns[:160]}"
+
+
+def dialogue_events(call_id: str, lang: str, turns: list[dict[str, str]]) -> list[dict[str, object]]:
+    """A case's turns as native events, with plausible times."""
+    events: list[dict[str, object]] = [{"type": "call.start", "call_id": call_id, "lang": lang, "t_ms": 0}]
+    t = 0
+    for turn in turns:
+        ((speaker, text),) = turn.items()
+        start = t + TURN_GAP_MS
+        t = start + 60 * len(text)
+        events.append({"type": "utterance", "call_id": call_id, "speaker": speaker, "text": text,
+                       "start_ms": start, "end_ms": t, "final": True})
+    return events
+
+
+def run_case(engine: Engine, rule_id: str, index: int, case: Case, where: str) -> CaseResult:
+    call_id = f"case:{rule_id}:{index}"
+    fired: list[int] = []
+    events = dialogue_events(call_id, case.lang, list(case.turns))
+    for n, event in enumerate(events):
+        for out in engine.feed(event):
+            if isinstance(out, Prompt) and out.rule == rule_id:
+                fired.append(n)
+    engine.end_call(call_id, 10**9)
+    last = len(events) - 1
+    passed = (last in fired) if case.expect == "fire" else not fired
+    return CaseResult(rule_id, index, case, passed, fired, where)
+
+
+def run_cases(packs: list[RulePack], rules: CompiledRules, only: set[str] | None = None) -> list[CaseResult]:
+    engine = Engine(rules)
+    results: list[CaseResult] = []
+    for pack in packs:
+        for rule in pack.rules:
+            if only and rule.id not in only:
+                continue
+            source = pack.rule_sources[rule.id]
+            for i, case in enumerate(rule.cases):
+                results.append(run_case(engine, rule.id, i, case, source.at(("cases", i))))
+    return results

@@ -1,0 +1,306 @@
+"""Check rule packs against each other and compile them once into what the engine runs.
+
+The conditions of every rule become one durable_rules ruleset (JSON definition, built here as
+plain data; only :mod:`assist.core.durable_adapter` hands it to durable_rules). Cue lexicons become
+one multi-pattern matcher per speaker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from assist.core.cues import CueMatcher, CuePatterns
+from assist.core.normalize import to_traditional
+from assist.errors import RulePackError
+from assist.rulepack.load import RulePack
+from assist.rulepack.schema import FEATURES, Condition, Rule, Settings
+
+WHY_FIELDS = frozenset({"heard", "words", "run_words", "type"})
+_SPEAKER_KIND = {"agent": "a", "customer": "c"}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    severity: str
+    on: str
+    say: dict[str, str]
+    why: dict[str, str]
+    resolved_by: tuple[frozenset[str], ...]
+    cooldown_ms: int
+    expire_ms: int | None
+    supervisor: bool
+    cues: frozenset[str]
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StateRule:
+    set_by: dict[str, tuple[frozenset[str], ...]]
+    cleared_by: dict[str, tuple[frozenset[str], ...]]
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    digest: str
+    packs: tuple[str, ...]
+    languages: tuple[str, ...]
+    settings: Settings
+    matchers: dict[str, CueMatcher]
+    computed: tuple[tuple[str, str, int], ...]
+    states: dict[str, StateRule]
+    types: dict[str, dict[str, float]]
+    type_titles: dict[str, dict[str, str]]
+    checklist: tuple[tuple[str, str, str | None], ...]
+    rules: dict[str, CompiledRule]
+    ruleset: dict[str, Any]
+
+
+def combos(entries: list[str]) -> tuple[frozenset[str], ...]:
+    """'summary+time' → {'summary', 'time'}: all cues of one entry must be in the same utterance."""
+    return tuple(frozenset(e.split("+")) for e in entries)
+
+
+def _condition_cues(c: Condition) -> set[str]:
+    return set(c.all) | set(c.any) | set(c.none) | {k for k in c.min if k not in FEATURES}
+
+
+def _check_regex(rx: str) -> str | None:
+    try:
+        compiled = re.compile(rx)
+    except re.error as exc:
+        return f"invalid regular expression ({exc})"
+    if compiled.match(""):
+        return "regular expression matches the empty string"
+    return None
+
+
+def check(packs: list[RulePack]) -> list[str]:
+    """Cross-reference problems: unknown cues, states, types, languages, duplicate ids."""
+    problems: list[str] = []
+    cues: dict[str, Any] = {}
+    states: set[str] = set()
+    types: set[str] = set()
+    seen_rules: dict[str, str] = {}
+    for pack in packs:
+        m, ms = pack.manifest, pack.manifest_source
+        for name in m.cues:
+            if name in cues:
+                problems.append(f"{ms.at(('cues', name))}: field 'cues.{name}': cue defined by two packs")
+        cues.update(m.cues)
+        states |= set(m.state)
+        types |= set(m.types)
+
+    for pack in packs:
+        m, ms = pack.manifest, pack.manifest_source
+        for sname, sdecl in m.state.items():
+            for which in ("set_by", "cleared_by"):
+                for spk, entries in getattr(sdecl, which).items():
+                    for i, entry in enumerate(entries):
+                        for cue in entry.split("+"):
+                            if cue not in cues:
+                                problems.append(f"{ms.at(('state', sname, which, spk, i))}: field "
+                                                f"'state.{sname}.{which}.{spk}[{i}]': unknown cue '{cue}'")
+        for tname, tdecl in m.types.items():
+            for cue in tdecl.cues:
+                if cue not in cues:
+                    problems.append(f"{ms.at(('types', tname, 'cues', cue))}: field "
+                                    f"'types.{tname}.cues.{cue}': unknown cue '{cue}'")
+        for i, item in enumerate(m.checklist):
+            for fld in ("done", "applies_if"):
+                val = getattr(item, fld)
+                if val is not None and val not in states:
+                    problems.append(f"{ms.at(('checklist', i, fld))}: field 'checklist[{i}].{fld}': "
+                                    f"unknown state '{val}'")
+        for lang in m.languages:
+            if lang not in pack.lexicons:
+                problems.append(f"{ms.at(('languages',))}: field 'languages': no lexicon/{lang}.yaml")
+        for lang, lex in pack.lexicons.items():
+            ls = pack.lexicon_sources[lang]
+            for cue, entry in lex.cues.items():
+                if cue not in cues:
+                    problems.append(f"{ls.at(('cues', cue))}: field 'cues.{cue}': cue not declared in any "
+                                    "pack.yaml")
+                for j, rx in enumerate(entry.regex):
+                    err = _check_regex(rx)
+                    if err:
+                        problems.append(f"{ls.at(('cues', cue, 'regex', j))}: field "
+                                        f"'cues.{cue}.regex[{j}]': {err}")
+                if any(not p.strip() for p in entry.phrases):
+                    problems.append(f"{ls.at(('cues', cue, 'phrases'))}: field 'cues.{cue}.phrases': "
+                                    "empty phrase")
+            for cue, decl in m.cues.items():
+                if decl.computed is None and cue not in lex.cues:
+                    problems.append(f"{ls.at(('cues',))}: field 'cues': cue '{cue}' has no {lang} "
+                                    "phrases or regex")
+
+        for rule in pack.rules:
+            rs = pack.rule_sources[rule.id]
+            who = f"rule '{rule.id}'"
+            if rule.id in seen_rules:
+                problems.append(f"{rs.at(('id',))}: {who}: field 'id': also defined in {seen_rules[rule.id]}")
+            seen_rules[rule.id] = rs.file
+            for ci, cond in enumerate(rule.conditions):
+                base = ("when", ci) if isinstance(rule.when, list) else ("when",)
+                label = ".".join(str(b) for b in base)
+                for fld in ("all", "any", "none"):
+                    for j, cue in enumerate(getattr(cond, fld)):
+                        if cue not in cues:
+                            problems.append(f"{rs.at((*base, fld, j))}: {who}: field '{label}.{fld}[{j}]': "
+                                            f"unknown cue '{cue}'")
+                for fld in ("state", "not_state"):
+                    for j, st in enumerate(getattr(cond, fld)):
+                        if st not in states:
+                            problems.append(f"{rs.at((*base, fld, j))}: {who}: field '{label}.{fld}[{j}]': "
+                                            f"unknown state '{st}'")
+                for key in cond.min:
+                    if key not in FEATURES and key not in cues:
+                        problems.append(f"{rs.at((*base, 'min', key))}: {who}: field '{label}.min.{key}': "
+                                        f"expected a cue or one of {', '.join(FEATURES)}, got '{key}'")
+                if cond.type is not None and cond.type not in types:
+                    problems.append(f"{rs.at((*base, 'type'))}: {who}: field '{label}.type': "
+                                    f"unknown customer type '{cond.type}'")
+                if rule.on != "type" and not (_condition_cues(cond) or cond.min):
+                    problems.append(f"{rs.at(base)}: {who}: field '{label}': a condition needs at least one "
+                                    "cue or feature")
+            for j, entry in enumerate(rule.resolved_by):
+                for cue in entry.split("+"):
+                    if cue not in cues:
+                        problems.append(f"{rs.at(('resolved_by', j))}: {who}: field 'resolved_by[{j}]': "
+                                        f"unknown cue '{cue}'")
+            for fld in ("say", "why"):
+                for lang in m.languages:
+                    if lang not in getattr(rule, fld):
+                        problems.append(f"{rs.at((fld,))}: {who}: field '{fld}.{lang}': missing; every pack "
+                                        "language needs one")
+            for lang, text in rule.why.items():
+                names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+                if names - WHY_FIELDS:
+                    problems.append(f"{rs.at(('why', lang))}: {who}: field 'why.{lang}': unknown placeholder "
+                                    f"{sorted(names - WHY_FIELDS)}; expected some of {sorted(WHY_FIELDS)}")
+            for j, case in enumerate(rule.cases):
+                if case.lang not in m.languages:
+                    problems.append(f"{rs.at(('cases', j, 'lang'))}: {who}: field 'cases[{j}].lang': expected "
+                                    f"one of {m.languages}, got '{case.lang}'")
+    return problems
+
+
+def coverage(packs: list[RulePack], minimum: int = 5) -> list[str]:
+    """Lint findings: rules with fewer than `minimum` firing and quiet cases per language."""
+    out: list[str] = []
+    for pack in packs:
+        for rule in pack.rules:
+            rs = pack.rule_sources[rule.id]
+            for lang in pack.manifest.languages:
+                for expect in ("fire", "quiet"):
+                    n = sum(1 for c in rule.cases if c.lang == lang and c.expect == expect)
+                    if n < minimum:
+                        out.append(f"{rs.at(('cases',))}: rule '{rule.id}': field 'cases': expected at least "
+                                   f"{minimum} '{expect}' cases in {lang}, got {n}")
+    return out
+
+
+def _field(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}"
+
+
+def _condition_json(on: str, cond: Condition, done_flag: str) -> dict[str, Any]:
+    terms: list[dict[str, Any]] = []
+    if on in _SPEAKER_KIND:
+        terms.append({"k": _SPEAKER_KIND[on]})
+    elif on == "any":
+        terms.append({"$or": [{"k": "a"}, {"k": "c"}]})
+    else:
+        terms.extend([{"k": "t"}, {"t": cond.type}])
+    terms.extend({"$gte": {_field("c", cue): 1}} for cue in cond.all)
+    if cond.any:
+        alts = [{"$gte": {_field("c", cue): 1}} for cue in cond.any]
+        terms.append(alts[0] if len(alts) == 1 else {"$or": alts})
+    terms.extend({"$nex": {_field("c", cue): 1}} for cue in cond.none)
+    terms.extend({"$ex": {_field("s", st): 1}} for st in cond.state)
+    terms.extend({"$nex": {_field("s", st): 1}} for st in cond.not_state)
+    for key, value in cond.min.items():
+        terms.append({"$gte": {_field("f" if key in FEATURES else "c", key): value}})
+    terms.append({"$nex": {done_flag: 1}})
+    return {"$and": terms}
+
+
+def done_flag(index: int) -> str:
+    return f"d_{index}"
+
+
+def ruleset_json(rules: list[Rule]) -> dict[str, Any]:
+    """durable_rules definition: one rule per pack rule, each excluded once it has fired (done flag)."""
+    out: dict[str, Any] = {}
+    for i, rule in enumerate(rules):
+        conds = [_condition_json(rule.on, c, done_flag(i)) for c in rule.conditions]
+        m = conds[0] if len(conds) == 1 else {"$or": conds}
+        out[rule.id] = {"all": [{"m": m}], "run": rule.id}
+    return out
+
+
+def _say(rule: Rule, languages: list[str]) -> dict[str, str]:
+    say = dict(rule.say)
+    if "zh" in say:
+        say["zh-Hant"] = to_traditional(say["zh"])
+    return say
+
+
+def compile_packs(packs: list[RulePack]) -> CompiledRules:
+    """Validate packs together and build the engine's tables; raise RulePackError listing every problem."""
+    problems = check(packs)
+    if problems:
+        raise RulePackError(problems)
+    decls = {name: decl for p in packs for name, decl in p.manifest.cues.items()}
+    negatable = frozenset(n for n, d in decls.items() if d.negatable)
+    matchers: dict[str, CueMatcher] = {}
+    for speaker in ("agent", "customer"):
+        patterns: dict[str, list[CuePatterns]] = {}
+        for p in packs:
+            for lex in p.lexicons.values():
+                for cue, entry in lex.cues.items():
+                    if decls[cue].speaker in (speaker, "any"):
+                        patterns.setdefault(cue, []).append(
+                            CuePatterns(tuple(s.casefold() for s in entry.phrases), tuple(entry.regex)))
+        matchers[speaker] = CueMatcher(patterns, negatable)
+    computed = tuple((n, d.speaker, d.computed.min_words) for n, d in decls.items() if d.computed)
+    states = {
+        name: StateRule({k: combos(v) for k, v in s.set_by.items()},
+                        {k: combos(v) for k, v in s.cleared_by.items()})
+        for p in packs for name, s in p.manifest.state.items()
+    }
+    all_rules = [r for p in packs for r in p.rules]
+    languages = sorted({lang for p in packs for lang in p.manifest.languages})
+    rules = {
+        r.id: CompiledRule(
+            id=r.id, severity=r.severity, on=r.on, say=_say(r, languages), why=dict(r.why),
+            resolved_by=combos(r.resolved_by), cooldown_ms=r.cooldown_ms, expire_ms=r.expire_ms,
+            supervisor=r.supervisor,
+            cues=frozenset(c for cond in r.conditions for c in _condition_cues(cond) - set(cond.none)),
+            states=tuple(dict.fromkeys(s for cond in r.conditions for s in cond.state)),
+        )
+        for r in all_rules
+    }
+    ruleset = ruleset_json(all_rules)
+    blob = json.dumps([p.manifest.model_dump() for p in packs] +
+                      [{k: v.model_dump() for k, v in p.lexicons.items()} for p in packs] + [ruleset],
+                      sort_keys=True, ensure_ascii=False)
+    return CompiledRules(
+        digest=hashlib.sha256(blob.encode()).hexdigest()[:12],
+        packs=tuple(p.id for p in packs),
+        languages=tuple(languages),
+        settings=packs[0].manifest.settings,
+        matchers=matchers,
+        computed=computed,
+        states=states,
+        types={t: dict(d.cues) for p in packs for t, d in p.manifest.types.items()},
+        type_titles={t: dict(d.title) for p in packs for t, d in p.manifest.types.items()},
+        checklist=tuple((c.id, c.done, c.applies_if) for p in packs for c in p.manifest.checklist),
+        rules=rules,
+        ruleset=ruleset,
+    )

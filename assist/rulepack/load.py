@@ -1,0 +1,195 @@
+"""Read rule packs from disk: YAML with line numbers, validated into schema models.
+
+Every problem is reported as ``file:line: rule 'id': field 'path': what was expected, what came``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from assist.errors import RulePackError
+from assist.rulepack.schema import Lexicon, Manifest, Rule
+
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model came from: its file and the line of every key path in it."""
+
+    file: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line(self, path: Path_) -> int:
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.lines:
+                return self.lines[path[:cut]]
+        return 1
+
+    def at(self, path: Path_) -> str:
+        return f"{self.file}:{self.line(path)}"
+
+
+@dataclass(frozen=True)
+class RulePack:
+    root: Path
+    manifest: Manifest
+    manifest_source: Source
+    lexicons: dict[str, Lexicon]
+    lexicon_sources: dict[str, Source]
+    rules: list[Rule]
+    rule_sources: dict[str, Source]
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so `on:` and `no` stay strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def _walk(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
+            out[(*path, name)] = key.start_mark.line + 1
+            _walk(value, (*path, name), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), out)
+
+
+def read_yaml(path: Path, display: str) -> tuple[Any, Source]:
+    """Parse a YAML file; return its data and a Source with the line of every key path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulePackError([f"{display}:1: cannot read file: {exc}"]) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise RulePackError([f"{display}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return data, Source(display, lines)
+
+
+def validation_problems(exc: ValidationError, source: Source, base: Path_, who: str) -> Iterator[str]:
+    for err in exc.errors():
+        loc: Path_ = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        fieldname = ".".join(str(p) for p in loc) or "(top level)"
+        got = "nothing (missing)" if err["type"] == "missing" else repr(err.get("input"))[:60]
+        yield f"{source.at((*base, *loc))}: {who}field '{fieldname}': {err['msg']}; got {got}"
+
+
+def _model(
+    cls: type[M], data: Any, source: Source, base: Path_, who: str, problems: list[str]
+) -> M | None:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc, source, base, who))
+        return None
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent)) if root.parent != path else str(path)
+    except ValueError:
+        return str(path)
+
+
+def load_pack(root: Path) -> RulePack:
+    """Load one pack directory (pack.yaml, lexicon/<lang>.yaml, rules/*.yaml); raise RulePackError."""
+    problems: list[str] = []
+    manifest_path = root / "pack.yaml"
+    data, msource = read_yaml(manifest_path, _display(manifest_path, root))
+    manifest = _model(Manifest, data, msource, (), "", problems)
+
+    lexicons: dict[str, Lexicon] = {}
+    lsources: dict[str, Source] = {}
+    for path in sorted((root / "lexicon").glob("*.yaml")):
+        try:
+            data, source = read_yaml(path, _display(path, root))
+        except RulePackError as exc:
+            problems.extend(exc.problems)
+            continue
+        lex = _model(Lexicon, data, source, (), "", problems)
+        if lex is not None:
+            if lex.lang in lexicons:
+                problems.append(f"{source.at(('lang',))}: field 'lang': lexicon '{lex.lang}' defined twice")
+            lexicons[lex.lang] = lex
+            lsources[lex.lang] = source
+
+    rules: list[Rule] = []
+    rsources: dict[str, Source] = {}
+    for path in sorted((root / "rules").glob("*.yaml")):
+        try:
+            data, source = read_yaml(path, _display(path, root))
+        except RulePackError as exc:
+            problems.extend(exc.problems)
+            continue
+        items = data if isinstance(data, list) else [data]
+        for i, item in enumerate(items):
+            base: Path_ = (i,) if isinstance(data, list) else ()
+            rid = item.get("id") if isinstance(item, dict) else None
+            who = f"rule '{rid}': " if rid else f"rule #{i + 1}: "
+            rule = _model(Rule, item, source, base, who, problems)
+            if rule is None:
+                continue
+            if rule.id in rsources:
+                problems.append(f"{source.at(base)}: rule '{rule.id}': field 'id': duplicate of "
+                                f"{rsources[rule.id].file}")
+                continue
+            rules.append(rule)
+            rsources[rule.id] = Source(source.file, {k[len(base):]: v for k, v in source.lines.items()
+                                                     if k[:len(base)] == base})
+    if problems or manifest is None:
+        raise RulePackError(problems)
+    return RulePack(root, manifest, msource, lexicons, lsources, rules, rsources)
+
+
+def find_packs(root: Path) -> list[Path]:
+    """A pack directory itself, or every directory under `root` holding a pack.yaml."""
+    if (root / "pack.yaml").is_file():
+        return [root]
+    found = sorted(p.parent for p in root.glob("*/pack.yaml"))
+    if not found:
+        raise RulePackError([f"{root}: expected a pack directory (with pack.yaml) or a directory of packs, "
+                             "found neither"])
+    return found
+
+
+def load_packs(root: Path | str) -> list[RulePack]:
+    problems: list[str] = []
+    packs: list[RulePack] = []
+    for path in find_packs(Path(root)):
+        try:
+            packs.append(load_pack(path))
+        except RulePackError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise RulePackError(problems)
+    return packs
