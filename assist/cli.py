@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("dir", nargs="?", default=str(DEFAULT_RULES))
     test.add_argument("--rule", action="append", help="only this rule (repeatable)")
     test.set_defaults(func=_rules_test)
+
+    from assist.server.cli import register as register_server
+
+    register_server(sub)
     return parser
 
 

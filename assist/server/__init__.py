@@ -1,0 +1,1 @@
+"""The live shell: websocket server for CTI ingest, agent sidebars and the supervisor view."""
