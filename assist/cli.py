@@ -51,9 +51,61 @@ def _rules_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from assist import load_rules
+    from assist.core.events import event_time
+    from assist.replay import Problem, replay
+    from assist.timeline import Timeline
+
+    rules = load_rules(args.rules)
+    timeline = None if args.json else Timeline()
+    problems = 0
+    previous_t: int | None = None
+    for item in replay(args.paths, rules, fmt=args.format, lang=args.lang):
+        if isinstance(item, Problem):
+            problems += 1
+            print(f"error: {item.message}", file=sys.stderr)
+            if args.strict:
+                print("stopped at the first error (--strict)", file=sys.stderr)
+                return 1
+            continue
+        if args.speed > 0:
+            t = event_time(item.event)
+            if previous_t is not None and t > previous_t:
+                time.sleep(min(t - previous_t, MAX_REPLAY_PAUSE_MS) / 1000 / args.speed)
+            previous_t = t
+        if timeline is not None:
+            timeline.step(item)
+        else:
+            for out in item.outputs:
+                print(json.dumps(out.to_dict(), ensure_ascii=False))
+        if args.speed > 0:
+            sys.stdout.flush()
+    if problems:
+        print(f"{problems} problem(s) in the input; every other event was replayed", file=sys.stderr)
+    return 1 if problems else 0
+
+
+MAX_REPLAY_PAUSE_MS = 60_000  # a gap in the recording never stalls a real-time replay for longer
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assist", description="Rule-based real-time call assist.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    rp = sub.add_parser("replay", help="run recorded transcripts through the engine and show what it raises")
+    rp.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    rp.add_argument("--json", action="store_true", help="print output objects as JSON Lines")
+    rp.add_argument("--speed", type=float, default=0.0,
+                    help="1 replays in real time, 2 twice as fast; 0 (default) as fast as possible")
+    rp.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
+    rp.add_argument("--lang", help="language of every call (en, zh, zh-TW…), overriding detection")
+    rp.add_argument("--format", help="input format, overriding detection (jsonl, text, …)")
+    rp.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    rp.set_defaults(func=_replay)
 
     rules = sub.add_parser("rules", help="check and test rule packs")
     rsub = rules.add_subparsers(dest="rules_command", required=True)

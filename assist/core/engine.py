@@ -161,6 +161,8 @@ class Engine:
         if not state.lang_fixed and state.lang is None and text:
             state.lang = detect_lang(text)
         hits = self.rules.matchers[u.speaker].match(text)
+        if len(text) == len(u.text):  # same length: quote the speaker's own spelling, not the normal form
+            hits = [CueHit(h.cue, u.text[h.start:h.end], h.start, h.end) for h in hits]
         words = word_count(text)
         for cue, speaker, min_words in self.rules.computed:
             if speaker in (u.speaker, "any") and words >= min_words:
@@ -242,16 +244,30 @@ class Engine:
         t = turn.evidence.t_ms
         result = self._runner.evaluate(state.call_id, facts)
         out: list[Output] = [EngineFault(state.call_id, t, rule, err) for rule, err in result.faults]
-        for rule_id in result.rules:
-            rule = self.rules.rules[rule_id]
-            if rule_id in state.open:
+        candidates = [self.rules.rules[r] for r in result.rules]
+        candidates.sort(key=lambda r: -SEVERITY_RANK[r.severity])  # stable: pack order within a severity
+        for rule in candidates:
+            if rule.id in state.open:
                 continue
-            last = state.last_fired.get(rule_id)
+            last = state.last_fired.get(rule.id)
             if last is not None and t - last < rule.cooldown_ms:
                 continue
+            if not self._make_room(state, rule, t, out):
+                continue
             out.append(self._open_prompt(state, rule, turn, type_id))
-        out.extend(self._enforce_visible_cap(state, t))
         return out
+
+    def _make_room(self, state: CallState, rule: CompiledRule, t: int, out: list[Output]) -> bool:
+        """At most `max_open_prompts` are visible: a new prompt displaces the least severe, oldest one,
+        and only if it is more severe; otherwise it is not raised at all (never shown and withdrawn)."""
+        if len(state.open) < self.rules.settings.max_open_prompts:
+            return True
+        weakest = min(state.open.values(), key=lambda p: (SEVERITY_RANK[p.severity], p.opened_ms))
+        if SEVERITY_RANK[weakest.severity] >= SEVERITY_RANK[rule.severity]:
+            return False
+        del state.open[weakest.rule]
+        out.append(Expired(state.call_id, t, weakest.id, weakest.rule, "superseded"))
+        return True
 
     def _open_prompt(self, state: CallState, rule: CompiledRule, turn: _Turn, type_id: str | None) -> Prompt:
         t, ev = turn.evidence.t_ms, turn.evidence
@@ -264,11 +280,11 @@ class Engine:
         say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or next(iter(rule.say.values()))
         why_lang = "zh" if lang == "zh-Hant" else lang
         why_tpl = rule.why.get(why_lang) or next(iter(rule.why.values()))
-        heard = next((h.text for h in turn.hits if h.cue in rule.cues), "")
+        cues = rule.cues if type_id is None else self.rules.types[type_id].keys()
+        heard = '", "'.join(dict.fromkeys(h.text for h in turn.hits if h.cue in cues))
         evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
         if type_id is not None:
             evidence.extend(state.type_evidence.get(type_id, ()))
-            heard = heard or (evidence[-1].text if evidence else "")
         evidence.append(ev)
         title = self.rules.type_titles.get(type_id or "", {}).get(why_lang, type_id or "")
         why = why_tpl.format_map(_Heard({"heard": heard, "words": str(turn.words),
@@ -300,16 +316,4 @@ class Engine:
             if expire is not None and t - prompt.opened_ms >= expire:
                 del state.open[rule_id]
                 out.append(Expired(state.call_id, t, prompt.id, rule_id, "timeout"))
-        return out
-
-    def _enforce_visible_cap(self, state: CallState, t: int) -> list[Output]:
-        """At most `max_open_prompts` stay open: the least severe, then the oldest, make way."""
-        cap = self.rules.settings.max_open_prompts
-        if len(state.open) <= cap:
-            return []
-        ranked = sorted(state.open.values(), key=lambda p: (SEVERITY_RANK[p.severity], p.opened_ms))
-        out: list[Output] = []
-        for p in ranked[: len(state.open) - cap]:
-            del state.open[p.rule]
-            out.append(Expired(state.call_id, t, p.id, p.rule, "superseded"))
         return out
