@@ -1,0 +1,259 @@
+"""The live server: one asyncio process, websockets for /ingest, /agent and /supervisor, plain HTTP
+for the pages, /healthz and /metrics.
+
+    async with AssistServer(ServerConfig(port=0, tokens=...)) as server:
+        print(server.url("/", token))
+        await server.serve_forever()
+
+The engine is fed only from this event loop's thread; wall-clock ticks reach it as `tick` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+import time
+import weakref
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from assist.core.engine import Engine
+from assist.rulepack.compile import CompiledRules
+from assist.server.config import ServerConfig
+from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
+from assist.server.hub import Hub
+from assist.server.metrics import Metrics
+from assist.server.outbox import HIGH, Outbox
+
+log = logging.getLogger("assist.server")
+TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
+CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
+
+
+class RateLimit:
+    """Token bucket: `rate` events per second, bursts up to one second's worth."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.tokens = rate
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def _error(code: str, field: str, expected: str, got: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "seq": None, "call_id": None, "field": field, "expected": expected,
+            "got": got, "message": message, **extra}
+
+
+class AssistServer:
+    """Owns the engine, the hub and the websockets server. Use as an async context manager."""
+
+    def __init__(self, config: ServerConfig, rules: CompiledRules | None = None,
+                 static_dir: Path = STATIC_DIR):
+        if rules is None:
+            from assist import load_rules
+
+            rules = load_rules()
+        self.config = config
+        self.metrics = Metrics()
+        self.engine = Engine(rules, max_calls=config.limits.max_calls)
+        self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
+                       metrics=self.metrics)
+        self.gate = Gate(config.tokens, config.allowed_origins)
+        self.static_dir = static_dir
+        self.started = time.monotonic()
+        self.port = config.port
+        self._who: weakref.WeakKeyDictionary[ServerConnection, Identity] = weakref.WeakKeyDictionary()
+        self._counts = {"cti": 0, "agent": 0, "supervisor": 0}
+        self._server: Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        ssl_context = None
+        if self.config.certfile and self.config.keyfile:
+            ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ssl_context.load_cert_chain(self.config.certfile, self.config.keyfile)
+        self._server = await serve(
+            self._handle, self.config.host, self.config.port, process_request=self._process_request,
+            max_size=self.config.limits.max_message_bytes, ssl=ssl_context, compression=None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ticker = asyncio.create_task(self._tick_forever())
+        log.info(json.dumps({"event": "listening", "host": self.config.host, "port": self.port,
+                             "tls": ssl_context is not None}))
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.engine.close()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None, "start() first"
+        await self._server.serve_forever()
+
+    async def __aenter__(self) -> AssistServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def url(self, path: str = "/", token: str | None = None, scheme: str | None = None) -> str:
+        """The address of `path` on this server, with `?token=` when given."""
+        tls = self.config.certfile is not None
+        scheme = scheme or ("https" if tls else "http")
+        host = self.config.host if self.config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        query = f"?token={quote(token, safe='')}" if token else ""
+        return f"{scheme}://{host}:{self.port}{path}{query}"
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "open_calls": len(self.hub.calls), "connections": dict(self._counts),
+                "uptime_s": round(time.monotonic() - self.started, 1)}
+
+    # -- clock --------------------------------------------------------------------------------------
+    async def _tick_forever(self) -> None:
+        part = 0
+        step = self.config.tick_interval_s / TICK_PARTS
+        while True:
+            await asyncio.sleep(step)
+            try:
+                self.hub.tick(self.config.idle_timeout_s, part, TICK_PARTS)
+            except Exception:  # a failing tick must not stop the clock for every other call
+                log.exception(json.dumps({"event": "tick_failed"}))
+            part = (part + 1) % TICK_PARTS
+
+    # -- handshake ----------------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path not in WS_PATHS or not is_upgrade(request):
+            return http_route(request, self.health, self.metrics.render, self.static_dir)
+        who = self.gate.identify(request)
+        if isinstance(who, HTTPStatus):
+            text = "missing token\n" if who == HTTPStatus.UNAUTHORIZED else "invalid token\n"
+            return respond(who, text, extra={"WWW-Authenticate": "Bearer"})
+        if who.role != {"/ingest": "cti", "/agent": "agent", "/supervisor": "supervisor"}[path]:
+            return respond(HTTPStatus.FORBIDDEN, f"this token does not open {path}\n")
+        if not self.gate.origin_ok(request):
+            return respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        self._who[connection] = who
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        who = self._who.pop(connection)
+        self._counts[who.role] += 1
+        self.metrics.connections.labels(who.role).inc()
+        log.info(json.dumps({"event": "connected", "role": who.role, "agent_id": who.agent_id}))
+        try:
+            if who.role == "cti":
+                await self._ingest(connection)
+            else:
+                await self._subscriber(connection, who)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._counts[who.role] -= 1
+            self.metrics.connections.labels(who.role).dec()
+            log.info(json.dumps({"event": "disconnected", "role": who.role, "agent_id": who.agent_id,
+                                 "code": connection.close_code}))
+
+    # -- /ingest ------------------------------------------------------------------------------------
+    async def _ingest(self, connection: ServerConnection) -> None:
+        limit = RateLimit(self.config.limits.max_events_per_s)
+        refused_in_row = 0
+        async for message in connection:
+            stamp = time.perf_counter()
+            for reply in self._ingest_message(message, stamp, limit):
+                if reply.get("code") == "rate_limited":
+                    refused_in_row += 1
+                else:
+                    refused_in_row = 0
+                await connection.send(json.dumps(reply, ensure_ascii=False))
+            if refused_in_row > 10 * limit.rate:  # it is not listening to the errors either
+                await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
+                return
+
+    def _ingest_message(self, message: str | bytes, stamp: float, limit: RateLimit) -> list[dict[str, Any]]:
+        try:
+            obj = json.loads(message)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return [_error("invalid_json", "", "a JSON object or array of objects", "invalid JSON",
+                           f"expected a JSON object or array of objects, got invalid JSON ({exc})",
+                           index=None)]
+        batch = isinstance(obj, list)
+        replies: list[dict[str, Any]] = []
+        for i, item in enumerate(obj if batch else [obj]):
+            if limit.take():
+                reply = self.hub.ingest(item, stamp)
+            else:
+                rate = self.config.limits.max_events_per_s
+                reply = _error("rate_limited", "", f"at most {rate:g} events/s on one connection", "more",
+                               f"over the limit of {rate:g} events/s per connection: event not applied")
+                if isinstance(item, dict):
+                    reply["seq"], reply["call_id"] = item.get("seq"), item.get("call_id")
+            if reply["type"] == "error":
+                reply["index"] = i if batch else None
+            replies.append(reply)
+        return replies
+
+    # -- /agent and /supervisor ---------------------------------------------------------------------
+    async def _subscriber(self, connection: ServerConnection, who: Identity) -> None:
+        box = self.hub.new_outbox()
+        if who.role == "agent":
+            assert who.agent_id is not None
+            self.hub.join_agent(who.agent_id, box)
+        else:
+            self.hub.join_supervisor(box)
+        pump = asyncio.create_task(self._pump(box, connection))
+        try:
+            async for message in connection:
+                self._inbound(box, who, message)
+        finally:
+            pump.cancel()
+            self.hub.leave(box, who.agent_id)
+
+    @staticmethod
+    async def _pump(box: Outbox, connection: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await box.pump(connection.send)
+
+    def _inbound(self, box: Outbox, who: Identity, message: str | bytes) -> None:
+        try:
+            obj = json.loads(message)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            obj = None
+        if who.role != "agent" or not isinstance(obj, dict) or obj.get("type") != "feedback":
+            err = {"kind": "error", "field": "type", "expected": "a feedback object" if who.role == "agent"
+                   else "nothing (the supervisor view is read-only)", "got": str(message)[:60],
+                   "message": 'expected {"type":"feedback","id":...,"action":...}' if who.role == "agent"
+                   else "the supervisor socket takes no messages"}
+            box.put(json.dumps(err, ensure_ascii=False), HIGH)
+            return
+        assert who.agent_id is not None
+        reply = self.hub.feedback(who.agent_id, obj)
+        if reply is not None:
+            box.put(json.dumps(reply, ensure_ascii=False), HIGH)

@@ -1,0 +1,249 @@
+"""The live call registry between /ingest and the sockets: feeds the engine, keeps per-call views,
+routes outputs to the right agent's sidebars and to supervisors.
+
+Everything here runs on the server's event-loop thread (the engine is not thread-safe) and never
+awaits: a slow socket only ever fills its own bounded Outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assist.core.engine import Engine
+from assist.core.events import CallStart, Tick, describe, event_time, parse_event
+from assist.core.outputs import Output
+from assist.errors import CapacityError, EventError
+from assist.server.metrics import Metrics
+from assist.server.outbox import HIGH, NORMAL, Outbox, rank_of
+
+Reply = dict[str, Any]
+REMEMBER_ENDED = 10_000    # ended calls remembered, to tell "already ended" from "unknown"
+REMEMBER_PROMPTS = 100_000  # prompt ids remembered for feedback
+MAX_SEQS_PER_CALL = 100_000
+
+
+@dataclass(slots=True)
+class LiveCall:
+    """What a sidebar needs to draw a call it joins mid-way; updated from the engine's outputs."""
+
+    call_id: str
+    agent_id: str | None
+    last_t_ms: int      # event time of the last event
+    last_wall: float    # monotonic time that event arrived
+    lang: str | None = None
+    seqs: set[int] = field(default_factory=set)
+    prompts: dict[str, dict[str, Any]] = field(default_factory=dict)  # open prompts by id
+    classification: dict[str, Any] | None = None
+
+    def view(self) -> dict[str, Any]:
+        c = self.classification
+        return {"call_id": self.call_id, "agent_id": self.agent_id, "lang": self.lang, "t_ms": self.last_t_ms,
+                "top": c["top"] if c else None, "types": c["types"] if c else {}, "classification": c,
+                "prompts": list(self.prompts.values())}
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["feedback"]
+    id: str
+    action: Literal["ack", "dismiss", "helpful", "not_helpful"]
+
+
+def event_error(exc: EventError, seq: Any, call_id: Any, code: str = "invalid") -> Reply:
+    return {"type": "error", "code": code, "seq": seq, "call_id": call_id, "field": exc.field,
+            "expected": exc.expected, "got": exc.got, "message": str(exc)}
+
+
+class Hub:
+    """Call registry and router. `clock` is monotonic seconds (injectable for tests)."""
+
+    def __init__(self, engine: Engine, *, max_calls: int, queue_size: int, metrics: Metrics,
+                 clock: Callable[[], float] = time.monotonic):
+        self.engine = engine
+        self.max_calls = max_calls
+        self.queue_size = queue_size
+        self.metrics = metrics
+        self.clock = clock
+        self.calls: dict[str, LiveCall] = {}
+        self.ended: OrderedDict[str, set[int]] = OrderedDict()
+        # prompt id → (call id, rule, agent id)
+        self.prompt_calls: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
+        self.agents: dict[str, set[Outbox]] = {}
+        self.supervisors: set[Outbox] = set()
+        self.feedback_counts: Counter[tuple[str, str]] = Counter()  # (rule, action) → n
+
+    # -- sockets ------------------------------------------------------------------------------------
+    def new_outbox(self) -> Outbox:
+        return Outbox(self.queue_size, on_drop=self.metrics.dropped.inc, on_sent=self.metrics.latency.observe)
+
+    def join_agent(self, agent_id: str, box: Outbox) -> None:
+        """Register a sidebar; its first message is the current state of the agent's calls."""
+        calls = [c.view() for c in self.calls.values() if c.agent_id == agent_id]
+        box.put(json.dumps({"kind": "state", "agent_id": agent_id, "calls": calls}, ensure_ascii=False), HIGH)
+        self.agents.setdefault(agent_id, set()).add(box)
+
+    def join_supervisor(self, box: Outbox) -> None:
+        calls = [c.view() for c in self.calls.values()]
+        box.put(json.dumps({"kind": "state", "calls": calls}, ensure_ascii=False), HIGH)
+        self.supervisors.add(box)
+
+    def leave(self, box: Outbox, agent_id: str | None = None) -> None:
+        self.supervisors.discard(box)
+        if agent_id is not None and agent_id in self.agents:
+            self.agents[agent_id].discard(box)
+            if not self.agents[agent_id]:
+                del self.agents[agent_id]
+
+    # -- ingest -------------------------------------------------------------------------------------
+    def ingest(self, obj: Any, stamp: float | None = None) -> Reply:
+        """Apply one decoded JSON value from /ingest; return the ack or error to send back."""
+        seq = obj.get("seq") if isinstance(obj, dict) else None
+        call_id = obj.get("call_id") if isinstance(obj, dict) else None
+        try:
+            ev = parse_event(obj)
+        except EventError as exc:
+            return self._refused(event_error(exc, seq, call_id))
+        seq, call_id = ev.seq, ev.call_id
+        live = self.calls.get(call_id)
+        if seq is not None and seq in (live.seqs if live else self.ended.get(call_id, ())):
+            self.metrics.events_in.labels("duplicate").inc()
+            return {"type": "ack", "seq": seq, "call_id": call_id, "duplicate": True}
+        if live is None and call_id in self.ended and not isinstance(ev, CallStart):
+            ended = EventError(f"call '{call_id}' already ended: expected no events after its call.end",
+                               field="call_id", expected="an open call", got=call_id)
+            return self._refused(event_error(ended, seq, call_id, "call_ended"))
+        if isinstance(ev, CallStart) and live is None and len(self.calls) >= self.max_calls:
+            return self._refused(self._capacity_error(seq, call_id))
+        try:
+            outputs = self.engine.feed(ev)
+        except CapacityError:
+            return self._refused(self._capacity_error(seq, call_id))
+        except EventError as exc:
+            code = "unknown_call" if exc.field == "call_id" and live is None else "invalid"
+            return self._refused(event_error(exc, seq, call_id, code))
+        now = self.clock()
+        state = self.engine.call(call_id)
+        if isinstance(ev, CallStart):
+            self.ended.pop(call_id, None)
+            live = self.calls[call_id] = LiveCall(call_id, ev.agent_id, ev.t_ms, now)
+        assert live is not None
+        if state is not None:
+            live.lang = state.lang
+        if isinstance(ev, CallStart):
+            self._announce(live, "started")
+            self.metrics.open_calls.set(len(self.calls))
+        if seq is not None and len(live.seqs) < MAX_SEQS_PER_CALL:
+            live.seqs.add(seq)
+        live.last_t_ms = max(live.last_t_ms, event_time(ev))
+        live.last_wall = now
+        self._route(live, outputs, stamp)
+        if state is None:  # call.end
+            self._close(live, "ended")
+        self.metrics.events_in.labels("accepted").inc()
+        return {"type": "ack", "seq": seq, "call_id": call_id}
+
+    def _refused(self, reply: Reply) -> Reply:
+        self.metrics.events_in.labels("error").inc()
+        return reply
+
+    def _capacity_error(self, seq: Any, call_id: str) -> Reply:
+        exc = EventError(f"the server already has {self.max_calls} open calls: call '{call_id}' refused",
+                         field="call_id", expected=f"at most {self.max_calls} open calls", got=call_id)
+        return event_error(exc, seq, call_id, "capacity")
+
+    # -- clock --------------------------------------------------------------------------------------
+    def tick(self, idle_timeout_s: float, part: int = 0, parts: int = 1) -> None:
+        """Advance every `parts`-th open call (from `part`) to its live time; close idle calls.
+
+        A call's live time is its last event time plus the wall time since that event arrived."""
+        now = self.clock()
+        for live in list(self.calls.values())[part::parts]:
+            idle = now - live.last_wall
+            t_ms = live.last_t_ms + int(idle * 1000)
+            if idle > idle_timeout_s:
+                self._route(live, self.engine.end_call(live.call_id, t_ms), None)
+                self._close(live, "idle")
+                continue
+            self._route(live, self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id,
+                                                                    t_ms=t_ms, seq=None)), None)
+
+    def close_all(self, reason: str = "shutdown") -> None:
+        for live in list(self.calls.values()):
+            self._route(live, self.engine.end_call(live.call_id, live.last_t_ms), None)
+            self._close(live, reason)
+
+    # -- routing ------------------------------------------------------------------------------------
+    def _close(self, live: LiveCall, reason: str) -> None:
+        self.calls.pop(live.call_id, None)
+        self.ended[live.call_id] = live.seqs
+        while len(self.ended) > REMEMBER_ENDED:
+            self.ended.popitem(last=False)
+        self._announce(live, "ended", reason)
+        self.metrics.open_calls.set(len(self.calls))
+
+    def _announce(self, live: LiveCall, status: str, reason: str | None = None) -> None:
+        msg: dict[str, Any] = {"kind": "call", "call_id": live.call_id, "agent_id": live.agent_id,
+                               "lang": live.lang, "t_ms": live.last_t_ms, "status": status}
+        if reason is not None:
+            msg["reason"] = reason
+        self._deliver(live.agent_id, json.dumps(msg, ensure_ascii=False), NORMAL, None)
+
+    def _route(self, live: LiveCall, outputs: list[Output], stamp: float | None) -> None:
+        for out in outputs:
+            msg = out.to_dict()
+            kind = msg["kind"]
+            if kind == "prompt":
+                live.prompts[msg["id"]] = msg
+                self.prompt_calls[msg["id"]] = (live.call_id, msg["rule"], live.agent_id)
+                if len(self.prompt_calls) > REMEMBER_PROMPTS:
+                    self.prompt_calls.popitem(last=False)
+                self.metrics.prompts_out.inc()
+            elif kind in ("resolved", "expired"):
+                live.prompts.pop(msg["id"], None)
+            elif kind == "classification":
+                live.classification = msg
+            self._deliver(live.agent_id, json.dumps(msg, ensure_ascii=False), rank_of(msg),
+                          stamp if kind == "prompt" else None)
+
+    def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
+        boxes = self.agents.get(agent_id, ()) if agent_id is not None else ()
+        for box in boxes:
+            box.put(text, rank, stamp)
+        for box in self.supervisors:
+            box.put(text, rank, None)
+        self.metrics.messages_out.inc(len(boxes) + len(self.supervisors))
+
+    # -- feedback -----------------------------------------------------------------------------------
+    def feedback(self, agent_id: str, obj: Any) -> Reply | None:
+        """Apply a sidebar's feedback. Returns an error for the sender, or None when the answer
+        was delivered (to every sidebar of the agent for ack/dismiss, else to the sender's box)."""
+        try:
+            fb = Feedback.model_validate(obj)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field_ = ".".join(str(p) for p in first["loc"])
+            return {"kind": "error", "field": field_, "expected": first["msg"],
+                    "got": describe(first.get("input")), "message": f"field '{field_}': {first['msg']}"}
+        owner = self.prompt_calls.get(fb.id)
+        if owner is None or owner[2] != agent_id:  # another agent's prompt is refused like a missing one
+            return {"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
+                    "got": describe(fb.id), "message": f"no prompt '{fb.id}' on a call of agent '{agent_id}'"}
+        call_id, rule, _ = owner
+        live = self.calls.get(call_id)
+        self.feedback_counts[(rule, fb.action)] += 1
+        self.metrics.feedback.labels(rule, fb.action).inc()
+        answer = {"kind": "feedback", "call_id": call_id, "id": fb.id, "rule": rule, "action": fb.action,
+                  "ok": True}
+        if fb.action in ("ack", "dismiss") and live is not None:
+            live.prompts.pop(fb.id, None)
+            self._deliver(agent_id, json.dumps(answer), NORMAL, None)
+            return None
+        return answer

@@ -1,0 +1,90 @@
+"""A bounded, per-connection queue of outgoing messages, so a stuck reader never holds anyone up.
+
+When full, the oldest item of the lowest rank goes (info before warn before urgent); the reader is
+told how many went with `{"kind":"dropped","count":n}` before the next message it gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+LOW, NORMAL, HIGH = 0, 1, 2
+_KIND_RANK = {"classification": LOW, "feedback": LOW, "resolved": NORMAL, "expired": NORMAL,
+              "call": NORMAL, "summary": HIGH, "state": HIGH, "error": HIGH}
+_SEVERITY_RANK = {"info": LOW, "warn": NORMAL, "urgent": HIGH}
+
+
+def rank_of(message: dict[str, Any]) -> int:
+    """How much losing this message would hurt the reader: prompts by severity, alerts always high."""
+    if message.get("kind") == "prompt":
+        return HIGH if message.get("supervisor") else _SEVERITY_RANK.get(message.get("severity", ""), NORMAL)
+    return _KIND_RANK.get(message.get("kind", ""), NORMAL)
+
+
+@dataclass(slots=True)
+class Item:
+    rank: int
+    text: str
+    stamp: float | None  # perf_counter() when the event that caused it arrived; None for ticks etc.
+
+
+Send = Callable[[str], Awaitable[None]]
+
+
+class Outbox:
+    """Messages waiting for one socket; `pump(send)` delivers them until cancelled."""
+
+    def __init__(self, size: int, on_drop: Callable[[int], None] | None = None,
+                 on_sent: Callable[[float], None] | None = None):
+        self.size = size
+        self._items: deque[Item] = deque()
+        self._dropped = 0
+        self._ready = asyncio.Event()
+        self._on_drop = on_drop
+        self._on_sent = on_sent
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, text: str, rank: int = NORMAL, stamp: float | None = None) -> None:
+        """Queue a serialized message; never blocks. Drops the oldest lowest-rank item when full."""
+        item = Item(rank, text, stamp)
+        if len(self._items) >= self.size:
+            lowest = min(i.rank for i in self._items)
+            if rank < lowest:
+                self._drop(1)  # the newcomer is the least important thing here: it goes
+                return
+            for victim in self._items:  # oldest first
+                if victim.rank == lowest:
+                    self._items.remove(victim)
+                    break
+            self._drop(1)
+        self._items.append(item)
+        self._ready.set()
+
+    def _drop(self, n: int) -> None:
+        self._dropped += n
+        self._ready.set()
+        if self._on_drop is not None:
+            self._on_drop(n)
+
+    async def pump(self, send: Send) -> None:
+        """Send queued messages in order, a drop notice first whenever some were lost."""
+        while True:
+            if not self._items and not self._dropped:
+                self._ready.clear()
+                await self._ready.wait()
+            if self._dropped:
+                count, self._dropped = self._dropped, 0
+                await send(json.dumps({"kind": "dropped", "count": count}))
+                continue
+            item = self._items.popleft()
+            await send(item.text)
+            if item.stamp is not None and self._on_sent is not None:
+                self._on_sent(time.perf_counter() - item.stamp)
