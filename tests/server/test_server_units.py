@@ -1,0 +1,61 @@
+"""The hub's live clock (with an injected wall clock) and the config loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import rules, say, start
+
+from assist.core.engine import Engine
+from assist.server.config import ConfigError, load_config, parse_agent_tokens
+from assist.server.hub import Hub
+from assist.server.metrics import Metrics
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ticks_carry_event_time_forward_by_wall_time_since_the_last_event() -> None:
+    clock = FakeClock()
+    engine = Engine(rules())
+    hub = Hub(engine, max_calls=10, queue_size=8, metrics=Metrics(), clock=clock)
+    assert hub.ingest(start("c1"))["type"] == "ack"
+    assert hub.ingest(say("c1", "customer", "hello", 4000))["type"] == "ack"
+    clock.now += 2.5
+    hub.tick(idle_timeout_s=60)
+    state = engine.call("c1")
+    assert state is not None and state.last_ms == 4000 + 2500
+    clock.now += 61
+    hub.tick(idle_timeout_s=60)
+    assert engine.call("c1") is None and "c1" in hub.ended
+    engine.close()
+
+
+def test_config_from_file_then_environment(tmp_path: Path) -> None:
+    path = tmp_path / "assist.yaml"
+    path.write_text("port: 9000\ntokens:\n  cti: from-file\n  agents: {a1: t1}\nlimits:\n  max_calls: 50\n")
+    env = {"ASSIST_SUPERVISOR_TOKEN": "sup", "ASSIST_AGENT_TOKENS": "a7=tok1, a8=tok2"}
+    config = load_config(path, env=env)
+    assert config.port == 9000 and config.limits.max_calls == 50
+    assert config.tokens.cti == "from-file" and config.tokens.supervisor == "sup"
+    assert config.tokens.agents == {"a1": "t1", "a7": "tok1", "a8": "tok2"}
+    assert load_config(path, env={}, port=1234).port == 1234
+
+
+def test_config_problems_name_the_field_and_never_echo_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"limits": {"max_calls": 0}, "colour": "blue"}')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "limits.max_calls" in str(info.value) and "colour" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        parse_agent_tokens("a7=secret,broken")
+    assert "secret" not in str(info.value)
+    with pytest.raises(ConfigError, match="repeats the token"):
+        load_config(None, env={"ASSIST_CTI_TOKEN": "same", "ASSIST_SUPERVISOR_TOKEN": "same"})
