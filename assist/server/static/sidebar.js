@@ -35,6 +35,7 @@
       if (msg.status === "started") {
         calls.set(msg.call_id, { ...(calls.get(msg.call_id) || {}), ...msg, ended: false });
         currentCall = msg.call_id;
+        $("summary").hidden = true; // the last call's wrap-up is over once the next one rings
       } else if (msg.status === "ended") {
         endCall(msg.call_id);
       }

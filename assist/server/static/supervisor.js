@@ -60,10 +60,11 @@
 
   function track(view) {
     const old = calls.get(view.call_id);
-    const call = { prompts: new Map(), top: null, ...old, ...view };
-    if (old) call.prompts = old.prompts;
-    delete call.status;
-    calls.set(view.call_id, call);
+    const { call_id, agent_id, lang, t_ms } = view;
+    const call = old || { call_id, prompts: new Map(), top: null, t_ms: 0 };
+    Object.assign(call, { agent_id: agent_id || call.agent_id, lang: lang || call.lang,
+                          t_ms: Math.max(call.t_ms || 0, t_ms || 0) });
+    calls.set(call_id, call);
     return call;
   }
 
