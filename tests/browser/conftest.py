@@ -58,8 +58,9 @@ _FAILED = pytest.StashKey[bool]()
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install -y chromium fonts-noto-cjk), "
-                    "point ASSIST_CHROMIUM at it, or set ASSIST_SKIP_BROWSER=1 to skip the browser tests",
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install -y chromium "
+                    "fonts-noto-cjk), point ASSIST_CHROMIUM at it, or set ASSIST_SKIP_BROWSER=1 to skip "
+                    "the browser tests",
                     pytrace=False)
     try:
         from playwright.sync_api import sync_playwright
@@ -74,7 +75,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page (sidebar-sized) that refuses any request off loopback: the pages must be self-contained."""
+    """A fresh sidebar-sized page that refuses any request off loopback (the pages must be self-contained)
+    and fails the test on any JavaScript error."""
     context = browser.new_context(viewport={"width": 420, "height": 820}, locale="en-GB")
     context.set_default_timeout(WAIT_MS)
     offsite: list[str] = []

@@ -18,7 +18,8 @@ def say(rule: str, lang: str) -> str:
     return str(yaml.safe_load((RULES / f"{rule}.yaml").read_text(encoding="utf-8"))["say"][lang])
 
 
-def call(call_id: str, agent_id: str, lang: str, *turns: tuple[str, str], turn_ms: int = 4000) -> list[dict[str, Any]]:
+def call(call_id: str, agent_id: str, lang: str, *turns: tuple[str, str],
+         turn_ms: int = 4000) -> list[dict[str, Any]]:
     """call.start, then one final utterance per (speaker, text), `turn_ms` apart."""
     events: list[dict[str, Any]] = [{"type": "call.start", "call_id": call_id, "agent_id": agent_id,
                                      "lang": lang, "t_ms": 0}]
@@ -33,7 +34,8 @@ def open_page(page: Page, url: str) -> None:
     expect(page.get_by_test_id("status")).to_have_attribute("data-state", "online")
 
 
-def test_sidebar_shows_prompt_dismisses_it_and_renders_chinese(page: Page, real: RealServer, shot: Any) -> None:
+def test_sidebar_shows_prompt_dismisses_it_and_renders_chinese(page: Page, real: RealServer,
+                                                               shot: Any) -> None:
     open_page(page, real.url("/"))
     expect(page.get_by_test_id("call-id")).to_have_text("No call in progress")
 
@@ -47,17 +49,24 @@ def test_sidebar_shows_prompt_dismisses_it_and_renders_chinese(page: Page, real:
     expect(card).to_have_count(1)
     expect(card).to_have_attribute("data-severity", "warn")
     expect(card.get_by_test_id("prompt-severity")).to_have_text("Warning")
-    expect(card.get_by_test_id("prompt-why")).to_contain_text("before the customer's feeling was acknowledged")
+    expect(card.get_by_test_id("prompt-why")).to_contain_text("before the customer's feeling was")
     expect(page.get_by_test_id("customer-type")).to_contain_text("Angry")
     shot(page)
 
+    shown = page.get_by_test_id("prompt").count()
     card.get_by_test_id("dismiss").click()
     expect(card).to_have_count(0)
-    # The server took the dismissal: a second sidebar of the same agent no longer gets it in its state.
+    # The server took the dismissal: a second sidebar of the agent joins with the other open prompts only.
     second = page.context.new_page()
     open_page(second, real.url("/"))
     expect(second.get_by_test_id("call-id")).to_have_text("en-1")
+    expect(second.get_by_test_id("prompt")).to_have_count(shown - 1)
     expect(second.get_by_test_id("prompt-say").get_by_text(wanted)).to_have_count(0)
+    # "Used it" (ack) on one sidebar closes the prompt on the other too.
+    top = second.get_by_test_id("prompt").first
+    top_id = top.get_attribute("data-id")
+    top.get_by_test_id("ack").click()
+    expect(page.locator(f"[data-testid=prompt][data-id='{top_id}']")).to_have_count(0)
     second.close()
 
     real.ingest({"type": "call.end", "call_id": "en-1", "t_ms": 20_000})

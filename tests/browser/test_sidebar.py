@@ -30,8 +30,8 @@ def view(call_id: str = "c1", lang: str = "en", prompts: list[dict[str, Any]] | 
 
 def angry(call_id: str = "c1") -> dict[str, Any]:
     return {"kind": "classification", "call_id": call_id, "t_ms": 4000, "types": {"angry": 0.75},
-            "top": "angry", "evidence": [{"speaker": "customer", "text": "This is ridiculous, I've been waiting "
-                                          "two weeks!", "t_ms": 4000}]}
+            "top": "angry", "evidence": [{"speaker": "customer", "t_ms": 4000,
+                                          "text": "This is ridiculous, I've been waiting two weeks!"}]}
 
 
 def open_sidebar(page: Page, scripted: ScriptedServer) -> None:
@@ -41,8 +41,8 @@ def open_sidebar(page: Page, scripted: ScriptedServer) -> None:
 
 
 def test_state_then_live_prompts_newest_on_top(page: Page, scripted: ScriptedServer, shot: Any) -> None:
-    scripted.state["agent"]["calls"] = [view(prompts=[prompt("p1", "Paraphrase to confirm.", "info", t_ms=3000)],
-                                             classification=angry())]
+    first = prompt("p1", "Paraphrase to confirm.", "info", t_ms=3000)
+    scripted.state["agent"]["calls"] = [view(prompts=[first], classification=angry())]
     open_sidebar(page, scripted)
     expect(page.get_by_test_id("call-id")).to_have_text("c1")
     expect(page.get_by_test_id("customer-type")).to_contain_text("Angry")
@@ -68,7 +68,8 @@ def test_state_then_live_prompts_newest_on_top(page: Page, scripted: ScriptedSer
     sizes = page.evaluate("""() => {
         const px = (sel) => parseFloat(getComputedStyle(document.querySelector(sel)).fontSize);
         const colour = (sel) => getComputedStyle(document.querySelector(sel)).borderLeftColor;
-        return {say: px('[data-id=p2] [data-testid=prompt-say]'), why: px('[data-id=p2] [data-testid=prompt-why]'),
+        return {say: px('[data-id=p2] [data-testid=prompt-say]'),
+                why: px('[data-id=p2] [data-testid=prompt-why]'),
                 urgent: colour('[data-id=p3]'), warn: colour('[data-id=p2]'), info: colour('[data-id=p1]')};
     }""")
     assert sizes["say"] >= 18, sizes
@@ -177,7 +178,8 @@ def test_resolved_shows_done_then_fades_and_expired_fades(page: Page, scripted: 
 def test_summary_shows_checklist_and_clears_the_call(page: Page, scripted: ScriptedServer, shot: Any) -> None:
     scripted.state["agent"]["calls"] = [view(prompts=[prompt("p1", "Still open.")], classification=angry())]
     open_sidebar(page, scripted)
-    scripted.push({"kind": "summary", "call_id": "c1", "t_ms": 60000, "types": {"angry": 0.75}, "top": "angry",
+    scripted.push({"kind": "summary", "call_id": "c1", "t_ms": 60000, "types": {"angry": 0.75},
+                   "top": "angry",
                    "prompts": {"acknowledge-before-apology": 1, "paraphrase-to-confirm": 1},
                    "resolved": {"acknowledge-before-apology": 1},
                    "checklist": {"acknowledged_emotion": True, "paraphrased": False,
