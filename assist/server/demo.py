@@ -1,0 +1,111 @@
+"""`assist demo`: the server with the bundled rules, fed a bundled example call at real speed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from assist.core.events import event_time, parse_event
+from assist.errors import FormatError
+from assist.server.app import AssistServer
+from assist.server.config import ServerConfig, Tokens
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+DEFAULT_CALL = EXAMPLES / "demo_en.jsonl"
+MAX_PAUSE_MS = 10_000  # a long silence in the recording never stalls the demo for longer
+LOOP_GAP_S = 3.0
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The native JSON Lines events of `path`, each checked; raise FormatError naming the line."""
+    events: list[dict[str, Any]] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            parse_event(obj, f"{path}:{n}")
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"{path}:{n}: expected a JSON object, got invalid JSON ({exc})") from None
+        except Exception as exc:
+            raise FormatError(str(exc)) from None
+        events.append(obj)
+    if not events:
+        raise FormatError(f"{path}: no events")
+    return events
+
+
+def renamed(events: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
+    """The same call under fresh call ids, so a loop never repeats an ended call's id and seqs."""
+    return [{**e, "call_id": f"{e['call_id']}{suffix}"} for e in events]
+
+
+async def stream(url: str, token: str, events: list[dict[str, Any]], speed: float,
+                 on_reply: Callable[[dict[str, Any]], None] | None = None) -> int:
+    """Send `events` to /ingest at their own pace (÷ speed); return how many were refused."""
+    refused = 0
+    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        previous: int | None = None
+        for event in events:
+            t = event_time(parse_event(event))
+            if previous is not None and t > previous and speed > 0:
+                await asyncio.sleep(min(t - previous, MAX_PAUSE_MS) / 1000 / speed)
+            previous = t if previous is None else max(previous, t)
+            await ws.send(json.dumps(event, ensure_ascii=False))
+            reply = json.loads(await ws.recv())
+            refused += reply.get("type") == "error"
+            if on_reply is not None:
+                on_reply(reply)
+    return refused
+
+
+def _prompts_raised(server: AssistServer) -> float:
+    return server.metrics.registry.get_sample_value("assist_prompts_out_total") or 0.0
+
+
+async def _drained(server: AssistServer, timeout: float) -> None:
+    """Wait (bounded) until every sidebar and supervisor queue is empty."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        boxes = [b for group in server.hub.agents.values() for b in group] + list(server.hub.supervisors)
+        if all(len(b) == 0 for b in boxes):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def run_demo(path: Path = DEFAULT_CALL, *, host: str = "127.0.0.1", port: int = 8765,
+                   speed: float = 1.0, once: bool = False, print_: Callable[[str], None] = print) -> int:
+    """Serve, print the URLs, stream the call (again and again unless `once`); return refused events."""
+    events = read_events(path)
+    starts = [e for e in events if e.get("type") == "call.start" and e.get("agent_id")]
+    agents = sorted({str(e["agent_id"]) for e in starts})
+    tokens = Tokens(cti=secrets.token_urlsafe(16), supervisor=secrets.token_urlsafe(16),
+                    agents={a: secrets.token_urlsafe(16) for a in agents})
+    config = ServerConfig(host=host, port=port, tokens=tokens)
+    async with AssistServer(config) as server:
+        for agent_id, token in tokens.agents.items():
+            print_(f"sidebar for agent {agent_id}:  {server.url('/', token)}")
+        print_(f"supervisor view:       {server.url('/supervisor', tokens.supervisor)}")
+        print_(f"streaming {path.name} at {speed:g}x" + ("" if once else " (looping; Ctrl-C stops)"))
+        ingest = server.url("/ingest", scheme="wss" if config.certfile else "ws")
+        refused = 0
+        for n in range(1 if once else 1_000_000):
+            before = _prompts_raised(server)
+            refused += await stream(ingest, tokens.cti, renamed(events, f"-{n + 1}"), speed)
+            await _drained(server, 5.0)
+            raised = int(_prompts_raised(server) - before)
+            print_(f"call {n + 1}: {len(events)} events streamed, {raised} prompt(s) raised")
+            if not once:
+                await asyncio.sleep(LOOP_GAP_S)
+        return refused
