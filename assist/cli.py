@@ -89,6 +89,21 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from assist import bench
+
+    result = bench.run(Path(args.rules), calls=args.calls, live=not args.skip_live)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(bench.table(result))
+    return 0
+
+
 MAX_REPLAY_PAUSE_MS = 60_000  # a gap in the recording never stalls a real-time replay for longer
 
 
@@ -106,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", help="input format, overriding detection (jsonl, text, …)")
     rp.add_argument("--strict", action="store_true", help="stop at the first bad line")
     rp.set_defaults(func=_replay)
+
+    bp = sub.add_parser("bench", help="measure throughput, memory, replay speed and live latency")
+    bp.add_argument("--json", action="store_true", help="print one JSON object")
+    bp.add_argument("--out", help="also write the JSON to this file")
+    bp.add_argument("--calls", type=int, default=1000)
+    bp.add_argument("--rules", default=str(DEFAULT_RULES))
+    bp.add_argument("--skip-live", action="store_true", help="skip the websocket end-to-end measurement")
+    bp.set_defaults(func=_bench)
 
     rules = sub.add_parser("rules", help="check and test rule packs")
     rsub = rules.add_subparsers(dest="rules_command", required=True)

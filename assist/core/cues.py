@@ -18,6 +18,8 @@ _CLAUSE_BREAK = re.compile(r"[,.!?;:，。！？；：…\n]|\b(?:but|however|al
 _EN_NEGATORS = frozenset({"not", "no", "never", "hardly", "without", "nobody", "neither", "nor"})
 _ZH_NEGATORS = frozenset("不没别未无非莫")
 _QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "«": "»"}
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
 _EN_WINDOW = 3  # tokens before a cue in which a negator cancels it
 _ZH_WINDOW = 3  # characters before a cue in which a negator cancels it
 
@@ -91,7 +93,9 @@ class CueMatcher:
         self._has_phrases = bool(by_phrase)
         if self._has_phrases:
             self._automaton.make_automaton()
-        self._regexes = tuple(regexes)
+        # a regex written for Han text is only tried on text with Han characters, and vice versa
+        self._han_regexes = tuple((c, rx) for c, rx in regexes if _HAN.search(rx.pattern))
+        self._latin_regexes = tuple((c, rx) for c, rx in regexes if not _HAN.search(rx.pattern))
 
     def match(self, text: str) -> list[CueHit]:
         """Every cue hit in `text` (normalised), in order of position."""
@@ -105,9 +109,16 @@ class CueMatcher:
                     continue
                 if right and end < n and _is_word_char(text[end]):
                     continue
-                raw.extend(CueHit(cue, text[start:end], start, end) for cue in names)
-        for cue, rx in self._regexes:
-            raw.extend(CueHit(cue, m.group(0), m.start(), m.end()) for m in rx.finditer(text))
+                phrase = text[start:end]
+                for cue in names:
+                    raw.append(CueHit(cue, phrase, start, end))
+        han = _HAN.search(text) is not None
+        for cue, rx in self._han_regexes if han else ():
+            for m in rx.finditer(text):
+                raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
+        for cue, rx in self._latin_regexes if (not han or _LATIN.search(text)) else ():
+            for m in rx.finditer(text):
+                raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
         if not raw:
             return raw
         spans = _quote_spans(text) if any(q in text for q in _QUOTES) else []
@@ -116,5 +127,13 @@ class CueMatcher:
             if not any(a < h.start < b for a, b in spans)
             and not (h.cue in self._negatable and _negated(text, h.start))
         ]
-        kept.sort(key=lambda h: (h.start, h.cue))
-        return kept
+        kept.sort(key=lambda h: (h.cue, h.start, -h.end))
+        # a phrase inside a longer phrase of the same cue ("hurry" in "hurry up") is one hit, not two
+        distinct: list[CueHit] = []
+        for h in kept:
+            last = distinct[-1] if distinct else None
+            if last is not None and last.cue == h.cue and h.start < last.end:
+                continue
+            distinct.append(h)
+        distinct.sort(key=lambda h: (h.start, h.cue))
+        return distinct

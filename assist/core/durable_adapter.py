@@ -11,7 +11,12 @@ What this contains (see the measurements in the project notes):
   (content de-duplication) is impossible because every post carries a fresh counter;
 - an exception inside an action is swallowed by durable_rules, so actions only append to a list
   and are wrapped; a failure is reported back to the caller instead of disappearing;
-- session state is deleted when a call closes.
+- sessions are never deleted: delete_state segfaults under load (measured here: 1,000 calls, about
+  the 400th delete; upstream PR #297 fixed the same crash only in the old v0), and raises error 309 for
+  a session never posted to. Instead each shard has a fixed pool of session slots that calls borrow
+  and return. Compiled rules are single-pattern (no joins) and never use durable_rules' own state, so
+  a slot keeps nothing from its previous call: unmatched events are discarded, matched ones consumed.
+  C memory is bounded by the pool, whatever the number of calls over a process's life.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ class _QuietHost(_durable.Host):  # type: ignore[misc]
 @dataclass
 class _Shared:
     host: _QuietHost
-    live: dict[str, list[int]] = field(default_factory=dict)  # ruleset base name → live calls per shard
+    free: dict[str, list[list[int]]] = field(default_factory=dict)  # ruleset → free slots per shard
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -71,9 +76,6 @@ def _shared() -> _Shared:
     return _SHARED
 
 
-_instances = 0
-
-
 @dataclass(frozen=True, slots=True)
 class Fired:
     rules: list[str]
@@ -85,21 +87,18 @@ class DurableRules:
 
     def __init__(self, name: str, definition: Mapping[str, Any], done_flags: Mapping[str, str],
                  max_calls: int):
-        global _instances
         self._shared = _shared()
         self._base = name
         self._shards = max(1, -(-max_calls // SESSIONS_PER_SHARD))
         self._done = dict(done_flags)
         self._max_calls = max_calls
         with self._shared.lock:
-            _instances += 1
-            self._prefix = f"{_instances}:"  # several engines may share one registered ruleset
-            live = self._shared.live.setdefault(name, [])
-            for shard in range(len(live), self._shards):
+            free = self._shared.free.setdefault(name, [])
+            for shard in range(len(free), self._shards):
                 # register_rulesets mutates what it is given: always hand it a copy
                 self._shared.host.register_rulesets({self._shard_name(shard): copy.deepcopy(dict(definition))})
-                live.append(0)
-        self._calls: dict[str, tuple[str, str]] = {}  # call id → (ruleset name, sid)
+                free.append(list(range(SESSIONS_PER_SHARD - 1, -1, -1)))
+        self._calls: dict[str, tuple[str, int, str]] = {}  # call id → (ruleset name, shard, sid)
         self._counter = 0
 
     def _shard_name(self, shard: int) -> str:
@@ -116,20 +115,23 @@ class DurableRules:
             raise CapacityError(f"call '{call_id}' refused: {self._max_calls} calls already open "
                                 "(the configured maximum)")
         with self._shared.lock:
-            live = self._shared.live[self._base]
+            free = self._shared.free[self._base]
             first = zlib.crc32(call_id.encode()) % self._shards
             for step in range(self._shards):
                 shard = (first + step) % self._shards
-                if live[shard] < SESSIONS_PER_SHARD:
-                    live[shard] += 1
-                    self._calls[call_id] = (self._shard_name(shard), self._prefix + call_id)
+                if free[shard]:
+                    slot = free[shard].pop()
+                    self._calls[call_id] = (self._shard_name(shard), shard, f"s{slot}")
                     return
         raise CapacityError(f"call '{call_id}' refused: every rules shard holds {SESSIONS_PER_SHARD} live "
                             "calls")
 
-    def evaluate(self, call_id: str, facts: dict[str, Any]) -> Fired:
-        """Post `facts` for an open call; return every rule that fires on them (each at most once)."""
-        ruleset, sid = self._calls[call_id]
+    def evaluate(self, call_id: str, facts: dict[str, Any], could_fire: int | None = None) -> Fired:
+        """Post `facts` for an open call; return every rule that fires on them (each at most once).
+
+        `could_fire` is how many rules could match at most; once that many fired, no repost is needed.
+        """
+        ruleset, _, sid = self._calls[call_id]
         host = self._shared.host
         fired_rules: list[str] = []
         faults: list[tuple[str, str]] = []
@@ -154,19 +156,50 @@ class DurableRules:
                 for name in new:
                     fired_rules.append(name)
                     event[self._done[name]] = 1
+                if could_fire is not None and len(fired_rules) >= could_fire:
+                    break
         return Fired(fired_rules, faults)
 
     def close(self, call_id: str) -> None:
         entry = self._calls.pop(call_id, None)
         if entry is None:
             return
-        ruleset, sid = entry
+        _, shard, sid = entry
         with self._shared.lock:
-            self._shared.host.delete_state(ruleset, sid)
-            shard = int(ruleset.rsplit("#", 1)[1])
-            self._shared.live[self._base][shard] -= 1
+            self._shared.free[self._base][shard].append(int(sid[1:]))
 
     def close_all(self) -> None:
         for call_id in list(self._calls):
             self.close(call_id)
 
+
+
+def raw_post_rate(definition: Mapping[str, Any], posts: list[tuple[str, dict[str, Any]]], shards: int) -> float:
+    """Events per second of bare durable_rules posting: the benchmark's baseline.
+
+    Its sessions stay in memory (deleting them is what crashes); it is for benchmarks only.
+
+    `posts` are (call id, facts) pairs as the engine posted them; they are posted once each, to a
+    fresh copy of the same ruleset with the same number of shards, with nothing else around them.
+    """
+    import time
+    import uuid
+
+    shared = _shared()
+    base = f"raw-{uuid.uuid4().hex[:8]}"
+    with shared.lock:
+        for shard in range(shards):
+            shared.host.register_rulesets({f"{base}#{shard}": copy.deepcopy(dict(definition))})
+        prepared = []
+        for n, (call_id, facts) in enumerate(posts):
+            name = f"{base}#{zlib.crc32(call_id.encode()) % shards}"
+            prepared.append((name, {**facts, "sid": call_id, "n": n}))
+        post = shared.host.post
+        started = time.perf_counter()
+        for name, event in prepared:
+            try:
+                post(name, event)
+            except (_durable.MessageNotHandledException, _durable.MessageObservedException):
+                pass
+        elapsed = time.perf_counter() - started
+    return len(prepared) / elapsed if elapsed > 0 else float("inf")

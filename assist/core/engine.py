@@ -38,6 +38,7 @@ from assist.rulepack.compile import CompiledRule, CompiledRules, done_flag
 AnyEvent = CallStart | Utterance | CallEnd | Tick
 _KIND = {"agent": "a", "customer": "c"}
 _MAX_REPEAT = 3
+_NEVER = 1 << 62
 
 
 def _prompt_lang(lang: str | None) -> str | None:
@@ -74,11 +75,15 @@ class Engine:
     """Runs compiled rule packs over many concurrent calls.
 
     `lang` overrides every call's language (as ``replay --lang`` does); `max_calls` bounds open calls.
+    `prefilter=False` posts every utterance to the rules, even those no rule could match; outputs are
+    the same either way (a test holds it to that), only slower.
     """
 
-    def __init__(self, rules: CompiledRules, *, max_calls: int = 1800, lang: str | None = None):
+    def __init__(self, rules: CompiledRules, *, max_calls: int = 1800, lang: str | None = None,
+                 prefilter: bool = True):
         self.rules = rules
         self._lang_override = lang
+        self._prefilter = prefilter
         self._calls: dict[str, CallState] = {}
         self._runner = DurableRules(
             f"{'+'.join(rules.packs)}@{rules.digest}", rules.ruleset,
@@ -178,21 +183,37 @@ class Engine:
             state.run_words += words
             crossed = self._classify(state, turn, out)
 
-        facts: dict[str, Any] = {"k": _KIND[u.speaker], "f_words": words, "f_run_words": state.run_words}
-        for cue, n in turn.present.items():
-            facts["c_" + cue] = n
-        for flag in state.flags:
-            facts["s_" + flag] = 1
-        out.extend(self._fire(state, facts, turn))
+        if not self._prefilter or self._may_fire(u.speaker, turn, state):
+            facts: dict[str, Any] = {"k": _KIND[u.speaker], "f_words": words, "f_run_words": state.run_words}
+            for cue, n in turn.present.items():
+                facts["c_" + cue] = n
+            for flag in state.flags:
+                facts["s_" + flag] = 1
+            out.extend(self._fire(state, facts, turn, could_fire=self._could_fire(u.speaker, turn, state)))
         for type_id in crossed:
-            out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id))
+            out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id, could_fire=1))
         if u.speaker == "agent" and words > self.rules.settings.backchannel_words:
             state.run_words = 0  # a real answer ends the customer's run; "mm-hmm" does not
         return out
 
+    def _could_fire(self, speaker: str, turn: _Turn, state: CallState) -> int:
+        """How many rules read something this utterance has: an upper bound on how many can fire."""
+        feats = {"words": turn.words, "run_words": state.run_words}
+        return sum(1 for _, cues, floors in self.rules.rule_triggers[speaker]
+                   if not cues.isdisjoint(turn.present) or any(feats[k] >= v for k, v in floors))
+
+    def _may_fire(self, speaker: str, turn: _Turn, state: CallState) -> bool:
+        """Necessary, not sufficient: some rule of this speaker reads one of these cues or features."""
+        if not self.rules.trigger_cues[speaker].isdisjoint(turn.present):
+            return True
+        feats = self.rules.trigger_features[speaker]
+        return feats.get("words", _NEVER) <= turn.words or feats.get("run_words", _NEVER) <= state.run_words
+
     def _update_flags(self, state: CallState, speaker: str, turn: _Turn) -> None:
         heard = turn.present.keys()
-        for name, rule in self.rules.states.items():
+        touched = {name for cue in heard for name in self.rules.state_index.get(cue, ())}
+        for name in touched:
+            rule = self.rules.states[name]
             if any(combo <= heard for combo in rule.set_by.get(speaker, ())):
                 state.flags[name] = turn.evidence
                 state.seen.add(name)
@@ -202,16 +223,19 @@ class Engine:
     def _classify(self, state: CallState, turn: _Turn, out: list[Output]) -> list[str]:
         """Raise type scores from this customer turn's cues; return the types that just crossed."""
         crossed: list[str] = []
-        cues_here = turn.present.keys()
         ev = turn.evidence
-        for type_id, weights in self.rules.types.items():
-            gained = [(w, min(turn.present[cue], _MAX_REPEAT)) for cue, w in weights.items() if cue in cues_here]
-            if not gained:
+        touched: dict[str, float] = {}
+        for cue, n in turn.present.items():
+            times = min(n, _MAX_REPEAT)  # several distinct phrases of one cue in a turn count, up to a cap
+            for type_id, w in self.rules.type_index.get(cue, ()):
+                score = touched.get(type_id, state.scores.get(type_id, 0.0))
+                touched[type_id] = 1.0 - (1.0 - score) * (1.0 - w) ** times
+        if not touched:
+            return crossed
+        for type_id in self.rules.types:  # pack order, so outputs do not depend on cue order
+            if type_id not in touched:
                 continue
-            score = state.scores.get(type_id, 0.0)
-            for w, times in gained:  # several distinct phrases of one cue in a turn count, up to a cap
-                score = 1.0 - (1.0 - score) * (1.0 - w) ** times
-            state.scores[type_id] = score
+            score = state.scores[type_id] = touched[type_id]
             state.type_evidence_for(type_id).append(ev)
             if score >= self._threshold and type_id not in state.tipped:
                 state.tipped.add(type_id)
@@ -239,10 +263,10 @@ class Engine:
         return {t: round(s, 2) for t, s in sorted(state.scores.items(), key=lambda kv: (-kv[1], kv[0]))}
 
     # -- prompts --------------------------------------------------------------------------------------
-    def _fire(self, state: CallState, facts: dict[str, Any], turn: _Turn,
-              type_id: str | None = None) -> list[Output]:
+    def _fire(self, state: CallState, facts: dict[str, Any], turn: _Turn, *,
+              type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
         t = turn.evidence.t_ms
-        result = self._runner.evaluate(state.call_id, facts)
+        result = self._runner.evaluate(state.call_id, facts, could_fire)
         out: list[Output] = [EngineFault(state.call_id, t, rule, err) for rule, err in result.faults]
         candidates = [self.rules.rules[r] for r in result.rules]
         candidates.sort(key=lambda r: -SEVERITY_RANK[r.severity])  # stable: pack order within a severity

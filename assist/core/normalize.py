@@ -32,12 +32,16 @@ def has_latin(text: str) -> bool:
 
 def normalize(text: str) -> str:
     """NFKC, case-fold, unify apostrophes and spaces, Traditional → Simplified Chinese."""
-    out = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
-    out = _SPACE.sub(" ", out).strip()
-    for pattern, repl in _CANON:
-        out = pattern.sub(repl, out)
-    if has_cjk(out):
-        out = _T2S.convert(out)
+    if text.isascii():  # most English speech: NFKC and OpenCC would change nothing
+        out = " ".join(text.lower().replace("`", "'").split())
+    else:
+        out = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+        out = _SPACE.sub(" ", out).strip()
+        if has_cjk(out):
+            out = _T2S.convert(out)
+    if "not" in out or "won't" in out:
+        for pattern, repl in _CANON:
+            out = pattern.sub(repl, out)
     return out
 
 

@@ -59,6 +59,14 @@ class CompiledRules:
     checklist: tuple[tuple[str, str, str | None], ...]
     rules: dict[str, CompiledRule]
     ruleset: dict[str, Any]
+    # Coarse pre-filter: an utterance is posted to durable_rules only if it carries a cue some rule of
+    # its speaker reads positively, or a feature at or above the lowest threshold a rule sets for it.
+    trigger_cues: dict[str, frozenset[str]]
+    trigger_features: dict[str, dict[str, int]]
+    # per speaker: (rule id, cues it reads positively, feature minimums) - to bound reposts
+    rule_triggers: dict[str, tuple[tuple[str, frozenset[str], tuple[tuple[str, int], ...]], ...]]
+    state_index: dict[str, tuple[str, ...]]          # cue → states whose set/clear entries mention it
+    type_index: dict[str, tuple[tuple[str, float], ...]]  # cue → (type, weight)
 
 
 def combos(entries: list[str]) -> tuple[frozenset[str], ...]:
@@ -287,6 +295,43 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         for r in all_rules
     }
     ruleset = ruleset_json(all_rules)
+    rule_triggers: dict[str, list[tuple[str, frozenset[str], tuple[tuple[str, int], ...]]]] = {
+        "agent": [], "customer": []}
+    trigger_cues: dict[str, set[str]] = {"agent": set(), "customer": set()}
+    trigger_features: dict[str, dict[str, int]] = {"agent": {}, "customer": {}}
+    for r in all_rules:
+        speakers = {"agent": ["agent"], "customer": ["customer"], "any": ["agent", "customer"]}.get(r.on, [])
+        positive = frozenset(c for cond in r.conditions for c in _condition_cues(cond) - set(cond.none))
+        floors: dict[str, int] = {}
+        for cond in r.conditions:
+            for key, value in cond.min.items():
+                if key in FEATURES:
+                    floors[key] = min(value, floors.get(key, value))
+        for spk in speakers:
+            rule_triggers[spk].append((r.id, positive, tuple(floors.items())))
+        for cond in r.conditions:
+            for spk in speakers:
+                trigger_cues[spk] |= set(cond.all) | set(cond.any)
+                for key, value in cond.min.items():
+                    if key in FEATURES:
+                        feats = trigger_features[spk]
+                        feats[key] = min(value, feats.get(key, value))
+                    else:
+                        trigger_cues[spk].add(key)
+    state_index: dict[str, list[str]] = {}
+    for p in packs:
+        for name, sdecl in p.manifest.state.items():
+            for entries in (*sdecl.set_by.values(), *sdecl.cleared_by.values()):
+                for entry in entries:
+                    for cue in entry.split("+"):
+                        state_index.setdefault(cue, [])
+                        if name not in state_index[cue]:
+                            state_index[cue].append(name)
+    type_index: dict[str, list[tuple[str, float]]] = {}
+    for p in packs:
+        for tname, tdecl in p.manifest.types.items():
+            for cue, weight in tdecl.cues.items():
+                type_index.setdefault(cue, []).append((tname, weight))
     blob = json.dumps([p.manifest.model_dump() for p in packs] +
                       [{k: v.model_dump() for k, v in p.lexicons.items()} for p in packs] + [ruleset],
                       sort_keys=True, ensure_ascii=False)
@@ -303,4 +348,9 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         checklist=tuple((c.id, c.done, c.applies_if) for p in packs for c in p.manifest.checklist),
         rules=rules,
         ruleset=ruleset,
+        trigger_cues={k: frozenset(v) for k, v in trigger_cues.items()},
+        trigger_features=trigger_features,
+        rule_triggers={k: tuple(v) for k, v in rule_triggers.items()},
+        state_index={k: tuple(v) for k, v in state_index.items()},
+        type_index={k: tuple(v) for k, v in type_index.items()},
     )
