@@ -18,7 +18,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SPACE = re.compile(r"\s+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # Contractions people type both ways; the lexicon is written with the short form.
-_CANON = ((re.compile(r"\bcan ?not\b"), "can't"), (re.compile(r"\bwon't\b"), "will not"))
+_CANON = ((re.compile(r"\bcan ?not\b"), "can't"), (re.compile(r"\bwill not\b"), "won't"))
 TRADITIONAL_LANGS = frozenset({"zh-tw", "zh-hk", "zh-mo", "zh-hant"})
 
 
@@ -39,7 +39,7 @@ def normalize(text: str) -> str:
         out = _SPACE.sub(" ", out).strip()
         if has_cjk(out):
             out = _T2S.convert(out)
-    if "not" in out or "won't" in out:
+    if "not" in out:  # both canonical rewrites contain it
         for pattern, repl in _CANON:
             out = pattern.sub(repl, out)
     return out
