@@ -238,3 +238,13 @@ def test_without_token_it_says_so(page: Page, scripted: ScriptedServer) -> None:
     status = page.get_by_test_id("status")
     expect(status).to_have_attribute("data-state", "error")
     expect(status).to_contain_text("No token")
+
+
+def test_dropped_and_server_errors_are_shown(page: Page, scripted: ScriptedServer) -> None:
+    open_sidebar(page, scripted)
+    scripted.push({"kind": "dropped", "count": 3})
+    notice = page.get_by_test_id("notice")
+    expect(notice).to_contain_text("3 lower-priority updates were skipped")
+    scripted.push({"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
+                   "got": "'zz'", "message": "no prompt 'zz' on a call of agent 'a7'"})
+    expect(notice).to_contain_text("no prompt 'zz'")
