@@ -23,50 +23,55 @@ from assist.rulepack.load import load_packs
 TURNS_PER_CALL = 20
 
 
-def corpus(rules_dir: Path) -> list[tuple[str, str, str]]:
-    """Real utterances: every turn of every case stored in the packs, as (lang, speaker, text)."""
-    out = []
+Turn = tuple[str, str, str]  # (lang, speaker, text)
+
+
+def corpus(rules_dir: Path) -> list[Turn]:
+    """Real utterances: every turn of every case stored in the packs."""
+    out: list[Turn] = []
     for pack in load_packs(rules_dir):
         for rule in pack.rules:
             for case in rule.cases:
                 for turn in case.turns:
-                    ((speaker, text),) = turn.items()
-                    out.append((case.lang, speaker, text))
+                    for speaker, text in turn.items():
+                        out.append((case.lang, speaker, text))
     return out
 
 
-def example_scripts(examples_dir: Path) -> list[list[tuple[str, str, str]]]:
-    """The bundled example calls, each as its (lang, speaker, text) turns: realistic difficult calls."""
+def example_scripts(examples_dir: Path) -> list[list[Turn]]:
+    """The bundled example calls, each as its turns: realistic difficult calls."""
     from assist.core.normalize import detect_lang
     from assist.formats import ReadOptions, read_file
 
     scripts = []
     for path in sorted(examples_dir.glob("*.txt")):
-        turns = [(i.event["speaker"], i.event["text"]) for i in read_file(path, None, ReadOptions(path.stem))
+        turns = [(str(i.event["speaker"]), str(i.event["text"]))
+                 for i in read_file(path, None, ReadOptions(path.stem))
                  if i.event and i.event.get("type") == "utterance"]
         lang = detect_lang(" ".join(t for _, t in turns))
         scripts.append([(lang, spk, text) for spk, text in turns])
     return scripts
 
 
-def workload(lines: list[tuple[str, str, str]] | list[list[tuple[str, str, str]]], calls: int, turns: int,
-             seed: int = 7, prefix: str = "b",
-             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+def random_scripts(lines: list[Turn], calls: int, turns: int, seed: int) -> list[list[Turn]]:
+    """Dense scripts: each call draws its turns at random from a pool where every line is a test case."""
+    rng = random.Random(seed)
+    by_lang: dict[str, list[Turn]] = {}
+    for line in lines:
+        by_lang.setdefault(line[0], []).append(line)
+    pools = [pool for _, pool in sorted(by_lang.items())]
+    return [[rng.choice(pools[i % len(pools)]) for _ in range(turns)] for i in range(calls)]
+
+
+Events = list[dict[str, Any]]
+
+
+def workload(scripts: list[list[Turn]], calls: int, turns: int, seed: int = 7,
+             prefix: str = "b") -> tuple[Events, Events, Events]:
     """call.start events, interleaved utterances (round robin over calls), call.end events.
 
-    `lines` is either a flat pool of turns (each call draws at random: dense, every line a test case)
-    or a list of scripts (call i plays script i mod n, from the top again when it runs out).
+    Call i plays script (i + seed) mod n, from the top again when it runs out.
     """
-    rng = random.Random(seed)
-    scripts: list[list[tuple[str, str, str]]]
-    if lines and isinstance(lines[0], list):
-        scripts = lines  # type: ignore[assignment]
-    else:
-        by_lang: dict[str, list[tuple[str, str, str]]] = {}
-        for line in lines:
-            by_lang.setdefault(line[0], []).append(line)  # type: ignore[index]
-        scripts = [[rng.choice(pool) for _ in range(turns)] for _, pool in sorted(by_lang.items())
-                   for _ in range(max(1, calls // max(1, len(by_lang))))][:calls] or [[]]
     starts, ends, utterances = [], [], []
     call_scripts = [scripts[(i + seed) % len(scripts)] for i in range(calls)]
     for i in range(calls):
@@ -108,7 +113,8 @@ def _engine_rate(rules: CompiledRules, starts: list[dict[str, Any]], utts: list[
     return len(utts) / elapsed
 
 
-def throughput(rules: CompiledRules, lines: Any, calls: int, rounds: int = 3) -> dict[str, float]:
+def throughput(rules: CompiledRules, scripts: list[list[Turn]], calls: int, rounds: int = 3,
+               ) -> dict[str, float]:
     """Utterances per second through the engine, and two baselines posted in the same rounds:
     raw   - each workload utterance event, as received, posted to a ruleset of the same rules;
     facts - each utterance's facts as the engine computes them, posted to the same ruleset
@@ -116,13 +122,13 @@ def throughput(rules: CompiledRules, lines: Any, calls: int, rounds: int = 3) ->
     from assist.core.durable_adapter import SESSIONS_PER_SHARD, raw_post_rate
 
     capture: list[tuple[str, dict[str, Any]]] = []
-    starts, utts, ends = workload(lines, calls, TURNS_PER_CALL, prefix="warm")
+    starts, utts, ends = workload(scripts, calls, TURNS_PER_CALL, prefix="warm")
     _engine_rate(rules, starts, utts, ends, capture)  # warm-up, and each utterance's facts
     raw_events = [(u["call_id"], dict(u)) for u in utts]
     shards = max(1, -(-(calls + 10) // SESSIONS_PER_SHARD))
     engine_rates, raw_rates, fact_rates = [], [], []
     for r in range(rounds):
-        starts, utts, ends = workload(lines, calls, TURNS_PER_CALL, seed=r, prefix=f"r{r}-")
+        starts, utts, ends = workload(scripts, calls, TURNS_PER_CALL, seed=r, prefix=f"r{r}-")
         engine_rates.append(_engine_rate(rules, starts, utts, ends))
         raw_rates.append(raw_post_rate(rules.ruleset, raw_events, shards))
         fact_rates.append(raw_post_rate(rules.ruleset, capture, shards))
@@ -141,9 +147,9 @@ def _rss_bytes() -> int:
 
 def _memory_child(rules_dir: str, calls: int, queue: Any) -> None:
     rules = compile_packs(load_packs(Path(rules_dir)))
-    lines = corpus(Path(rules_dir))
-    starts, utts, _ = workload(example_scripts(EXAMPLES), calls, TURNS_PER_CALL, prefix="m")
-    warm_s, warm_u, warm_e = workload(lines, 5, 3, prefix="w")
+    scripts = example_scripts(EXAMPLES)
+    starts, utts, _ = workload(scripts, calls, TURNS_PER_CALL, prefix="m")
+    warm_s, warm_u, warm_e = workload(scripts, 5, 3, prefix="w")
     engine = Engine(rules, max_calls=calls + 10)
     for ev in warm_s + warm_u + warm_e:
         engine.feed(ev)
@@ -176,7 +182,7 @@ def memory(rules_dir: Path, calls: int) -> dict[str, int]:
     return result
 
 
-def replay_hour(rules: CompiledRules, lines: list[tuple[str, str, str]]) -> dict[str, float]:
+def replay_hour(rules: CompiledRules, lines: list[Turn]) -> dict[str, float]:
     """Seconds to replay a one-hour call (1,800 utterances) from a native JSONL file at full speed."""
     starts, utts, ends = workload([[ln for ln in lines if ln[0] == "en"]], 1, 1800, prefix="hour")
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,12 +204,12 @@ def run(rules_dir: Path, calls: int = 1000, live: bool = True) -> dict[str, Any]
     result: dict[str, Any] = {"calls": calls, "utterances": calls * TURNS_PER_CALL}
     result.update(memory(rules_dir, calls))
     result.update(throughput(rules, example_scripts(EXAMPLES), calls))
-    dense = throughput(rules, lines, calls)
+    dense = throughput(rules, random_scripts(lines, calls, TURNS_PER_CALL, seed=7), calls)
     result.update({f"dense_{k}": v for k, v in dense.items()})
     result.update(replay_hour(rules, lines))
     if live:
         try:
-            from assist.server.bench import run_e2e_bench  # type: ignore[attr-defined]
+            from assist.server.bench import run_e2e_bench
         except ImportError:
             result["live"] = "not available"
         else:

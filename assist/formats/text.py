@@ -40,7 +40,7 @@ def _ts_ms(ts: str) -> int:
     seconds = 0.0
     for p in parts:
         seconds = seconds * 60 + p
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 def estimate_ms(text: str) -> int:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from assist.core.engine import Engine
 from assist.core.outputs import Prompt
@@ -30,7 +32,7 @@ class CaseResult:
         return f"{self.where}: case {self.index + 1} ({self.case.lang}) expected to {want}, {got}: {turns[:160]}"
 
 
-def dialogue_events(call_id: str, lang: str, turns: list[dict[str, str]]) -> list[dict[str, object]]:
+def dialogue_events(call_id: str, lang: str, turns: Sequence[Mapping[Any, str]]) -> list[dict[str, object]]:
     """A case's turns as native events, with plausible times."""
     events: list[dict[str, object]] = [{"type": "call.start", "call_id": call_id, "lang": lang, "t_ms": 0}]
     t = 0
@@ -46,7 +48,7 @@ def dialogue_events(call_id: str, lang: str, turns: list[dict[str, str]]) -> lis
 def run_case(engine: Engine, rule_id: str, index: int, case: Case, where: str) -> CaseResult:
     call_id = f"case:{rule_id}:{index}"
     fired: list[int] = []
-    events = dialogue_events(call_id, case.lang, list(case.turns))
+    events = dialogue_events(call_id, case.lang, case.turns)
     for n, event in enumerate(events):
         for out in engine.feed(event):
             if isinstance(out, Prompt) and out.rule == rule_id:

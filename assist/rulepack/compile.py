@@ -321,9 +321,9 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
     state_index: dict[str, list[str]] = {}
     for p in packs:
         for name, sdecl in p.manifest.state.items():
-            for entries in (*sdecl.set_by.values(), *sdecl.cleared_by.values()):
-                for entry in entries:
-                    for cue in entry.split("+"):
+            for combos_ in (*sdecl.set_by.values(), *sdecl.cleared_by.values()):
+                for combo in combos_:
+                    for cue in combo.split("+"):
                         state_index.setdefault(cue, [])
                         if name not in state_index[cue]:
                             state_index[cue].append(name)
