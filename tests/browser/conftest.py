@@ -1,38 +1,21 @@
 """Browser tests: the real Chromium (Debian's, driven by Playwright) against the sidebar and supervisor pages.
 
-Two servers back the pages:
-- `scripted`: a small websockets server that serves assist/server/static and sends the protocol messages a
-  test scripts (docs/protocol.md), so each rendering rule can be checked in isolation;
-- `real`: the project's own AssistServer on loopback, fed through /ingest like a CTI connector would.
+Fixtures: `browser` (one Chromium per test module, so no event loop outlives the browser tests), `page`,
+`shot` (screenshots to artifacts/screenshots/), and the `scripted` and `real` servers of browser_harness.py.
 
 Chromium missing is a failure, not a skip, unless ASSIST_SKIP_BROWSER=1.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "assist" / "server" / "static"
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("ASSIST_CHROMIUM", "/usr/bin/chromium")
-WAIT_MS = 5000  # every wait in these tests is bounded by this (or less)
-
-AGENT_TOKEN = "agent-a7-token"
-AGENT2_TOKEN = "agent-a8-token"
-SUPERVISOR_TOKEN = "supervisor-token"
-CTI_TOKEN = "cti-token"
+from browser_harness import CHROMIUM, SHOTS, WAIT_MS, LoopThread, RealServer, ScriptedServer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -55,7 +38,7 @@ _FAILED = pytest.StashKey[bool]()
 
 
 # -- browser ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install -y chromium "
@@ -116,121 +99,6 @@ def shot(request: pytest.FixtureRequest) -> Callable[..., Path]:
     return take
 
 
-# -- a loop in a thread, shared by both servers ----------------------------------------------------
-class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="test-server-loop", daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Any, timeout: float = 10.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-# -- the scripted server ------------------------------------------------------------------------------
-class ScriptedServer:
-    """Serves the static pages like the real server does and lets a test script the /agent and /supervisor
-    streams: `state` is sent first on every connection, `push()` sends live messages, `feedback` collects what
-    the page sent back, `drop()` closes every socket and `refuse` turns handshakes away (server down)."""
-
-    def __init__(self, loop: LoopThread):
-        self.loop = loop
-        self.port = 0
-        self.state: dict[str, dict[str, Any]] = {
-            "agent": {"kind": "state", "agent_id": "a7", "calls": []},
-            "supervisor": {"kind": "state", "calls": []},
-        }
-        self.refuse = False
-        self.received: list[dict[str, Any]] = []
-        self.connects = {"agent": 0, "supervisor": 0}
-        self._sockets: dict[str, set[Any]] = {"agent": set(), "supervisor": set()}
-        self._server: Any = None
-
-    def start(self) -> ScriptedServer:
-        self._server = self.loop.run(self._start())
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def _start(self) -> Any:
-        from websockets.asyncio.server import serve
-
-        return await serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
-
-    def url(self, path: str = "/", token: str = AGENT_TOKEN) -> str:
-        return f"http://127.0.0.1:{self.port}{path}?token={token}"
-
-    def _process_request(self, connection: Any, request: Any) -> Any:
-        from assist.server.http import http_route, respond
-
-        split = urlsplit(request.path)
-        role = {"/agent": "agent", "/supervisor": "supervisor"}.get(split.path)
-        if role is None or request.headers.get("Upgrade", "").lower() != "websocket":
-            return http_route(request, lambda: {"status": "ok"}, lambda: b"", STATIC)
-        if self.refuse:
-            return respond(HTTPStatus.SERVICE_UNAVAILABLE, "down for the test\n")
-        token = parse_qs(split.query).get("token", [""])[0]
-        if token != {"agent": AGENT_TOKEN, "supervisor": SUPERVISOR_TOKEN}[role]:
-            return respond(HTTPStatus.FORBIDDEN, "invalid token\n")
-        return None
-
-    async def _handle(self, ws: Any) -> None:
-        role = "agent" if urlsplit(ws.request.path).path == "/agent" else "supervisor"
-        self.connects[role] += 1
-        self._sockets[role].add(ws)
-        try:
-            await ws.send(json.dumps(self.state[role], ensure_ascii=False))
-            async for message in ws:
-                self.received.append(json.loads(message))
-        except Exception:  # the page went away mid-test; nothing to report
-            pass
-        finally:
-            self._sockets[role].discard(ws)
-
-    def push(self, *messages: dict[str, Any], to: str = "agent") -> None:
-        async def send() -> None:
-            for ws in list(self._sockets[to]):
-                for msg in messages:
-                    await ws.send(json.dumps(msg, ensure_ascii=False))
-
-        self.loop.run(send())
-
-    def wait_connected(self, to: str = "agent", count: int = 1, timeout: float = WAIT_MS / 1000) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self._sockets[to]) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} {to} socket(s), have {len(self._sockets[to])}")
-            time.sleep(0.02)
-
-    def wait_received(self, predicate: Callable[[dict[str, Any]], bool],
-                      timeout: float = WAIT_MS / 1000) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for msg in list(self.received):
-                if predicate(msg):
-                    return msg
-            time.sleep(0.02)
-        raise AssertionError(f"the page sent nothing matching; it sent {self.received}")
-
-    def drop(self) -> None:
-        async def close() -> None:
-            for sockets in self._sockets.values():
-                for ws in list(sockets):
-                    await ws.close(1012, "restart")
-
-        self.loop.run(close())
-
-    def stop(self) -> None:
-        async def shut() -> None:
-            self._server.close()
-            await self._server.wait_closed()
-
-        self.loop.run(shut())
-
-
 @pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
     loop = LoopThread()
@@ -238,42 +106,6 @@ def scripted() -> Iterator[ScriptedServer]:
     yield server
     server.stop()
     loop.stop()
-
-
-# -- the real server --------------------------------------------------------------------------------
-class RealServer:
-    """assist.server.app.AssistServer on 127.0.0.1 (port 0) in a background loop, with test tokens."""
-
-    def __init__(self, loop: LoopThread):
-        from assist.server.app import AssistServer
-        from assist.server.config import ServerConfig, Tokens
-
-        tokens = Tokens(cti=CTI_TOKEN, supervisor=SUPERVISOR_TOKEN,
-                        agents={"a7": AGENT_TOKEN, "a8": AGENT2_TOKEN})
-        self.loop = loop
-        self.app = AssistServer(ServerConfig(host="127.0.0.1", port=0, tokens=tokens))
-        self.seq = 0
-
-    def url(self, path: str = "/", token: str = AGENT_TOKEN) -> str:
-        return str(self.app.url(path, token))
-
-    def ingest(self, *events: dict[str, Any]) -> list[dict[str, Any]]:
-        """Send events to /ingest one by one as the CTI side would; return the acks (errors fail the test)."""
-        from websockets.asyncio.client import connect
-
-        async def send() -> list[dict[str, Any]]:
-            replies = []
-            async with connect(self.app.url("/ingest", CTI_TOKEN, scheme="ws")) as ws:
-                for event in events:
-                    self.seq += 1
-                    await ws.send(json.dumps({**event, "seq": self.seq}, ensure_ascii=False))
-                    replies.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-            return replies
-
-        replies: list[dict[str, Any]] = self.loop.run(send())
-        refused = [r for r in replies if r.get("type") != "ack"]
-        assert not refused, f"/ingest refused events: {refused}"
-        return replies
 
 
 @pytest.fixture
@@ -284,4 +116,3 @@ def real() -> Iterator[RealServer]:
     yield server
     loop.run(server.app.stop(), timeout=30)
     loop.stop()
-

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AGENT_TOKEN, CTI_TOKEN, SUPERVISOR_TOKEN
+from browser_harness import AGENT_TOKEN, CTI_TOKEN, SUPERVISOR_TOKEN, call, say
 from playwright.sync_api import Page, expect
-from test_real_server import call, say
 
 LISTENING = re.compile(r"serving on (http://127\.0\.0\.1:\d+)/")
 

@@ -3,30 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-import yaml
-from conftest import AGENT2_TOKEN, SUPERVISOR_TOKEN, RealServer
+from browser_harness import AGENT2_TOKEN, SUPERVISOR_TOKEN, RealServer, call, say
 from playwright.sync_api import Page, expect
-
-RULES = Path(__file__).resolve().parents[2] / "rules" / "playbook" / "rules"
-
-
-def say(rule: str, lang: str) -> str:
-    """The rule's `say` text, read from the real pack so the test follows the playbook."""
-    return str(yaml.safe_load((RULES / f"{rule}.yaml").read_text(encoding="utf-8"))["say"][lang])
-
-
-def call(call_id: str, agent_id: str, lang: str, *turns: tuple[str, str],
-         turn_ms: int = 4000) -> list[dict[str, Any]]:
-    """call.start, then one final utterance per (speaker, text), `turn_ms` apart."""
-    events: list[dict[str, Any]] = [{"type": "call.start", "call_id": call_id, "agent_id": agent_id,
-                                     "lang": lang, "t_ms": 0}]
-    for i, (speaker, text) in enumerate(turns):
-        events.append({"type": "utterance", "call_id": call_id, "speaker": speaker, "text": text,
-                       "start_ms": i * turn_ms, "end_ms": (i + 1) * turn_ms, "final": True})
-    return events
 
 
 def open_page(page: Page, url: str) -> None:

@@ -4,34 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import WAIT_MS, ScriptedServer
+from browser_harness import WAIT_MS, ScriptedServer, angry, prompt, view
 from playwright.sync_api import Page, expect
 
 ANGRY_SAY = ("Name the feeling first: \"I can hear how frustrating this has been - that shouldn't have "
              "happened.\" Then apologise.")
 ANGRY_WHY = "Apology (\"I'm sorry\") before the customer's feeling was acknowledged"
 ZH_SAY = "先认可情绪再道歉：“这件事确实让您很生气，换作是我也会着急。”然后再说抱歉。"
-
-
-def prompt(pid: str, say: str, severity: str = "warn", call_id: str = "c1", t_ms: int = 8000,
-           why: str = "because", rule: str = "some-rule", **extra: Any) -> dict[str, Any]:
-    return {"kind": "prompt", "call_id": call_id, "t_ms": t_ms, "id": pid, "rule": rule, "severity": severity,
-            "say": say, "why": why, "evidence": [{"speaker": "customer", "text": "heard this", "t_ms": t_ms}],
-            **extra}
-
-
-def view(call_id: str = "c1", lang: str = "en", prompts: list[dict[str, Any]] | None = None,
-         classification: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"call_id": call_id, "agent_id": "a7", "lang": lang, "t_ms": 9000,
-            "top": classification["top"] if classification else None,
-            "types": classification["types"] if classification else {},
-            "classification": classification, "prompts": prompts or []}
-
-
-def angry(call_id: str = "c1") -> dict[str, Any]:
-    return {"kind": "classification", "call_id": call_id, "t_ms": 4000, "types": {"angry": 0.75},
-            "top": "angry", "evidence": [{"speaker": "customer", "t_ms": 4000,
-                                          "text": "This is ridiculous, I've been waiting two weeks!"}]}
 
 
 def open_sidebar(page: Page, scripted: ScriptedServer) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SUPERVISOR_TOKEN, WAIT_MS, ScriptedServer
+from browser_harness import SUPERVISOR_TOKEN, WAIT_MS, ScriptedServer, prompt, view
 from playwright.sync_api import Page, expect
-from test_sidebar import prompt, view
 
 
 def abuse(pid: str, call_id: str, text: str, t_ms: int = 5000) -> dict[str, Any]:
