@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import ssl
@@ -97,6 +98,7 @@ class AssistServer:
             max_size=self.config.limits.max_message_bytes, ssl=ssl_context, compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        gc.freeze()  # rules and engine tables live forever: keep them out of every full collection
         self._ticker = asyncio.create_task(self._tick_forever())
         log.info(json.dumps({"event": "listening", "host": self.config.host, "port": self.port,
                              "tls": ssl_context is not None}))
