@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
 from assist.errors import EventError
 
@@ -37,11 +37,14 @@ class Utterance(_Event):
     utterance_id: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> Utterance:
-        if self.end_ms < self.start_ms:
-            raise ValueError(f"end_ms ({self.end_ms}) is before start_ms ({self.start_ms})")
-        return self
+    @field_validator("end_ms")
+    @classmethod
+    def _end_after_start(cls, end_ms: int, info: ValidationInfo) -> int:
+        # a field validator, so the error names 'end_ms' (a model validator's error names no field)
+        start_ms = info.data.get("start_ms")
+        if start_ms is not None and end_ms < start_ms:
+            raise ValueError(f"end_ms ({end_ms}) is before start_ms ({start_ms})")
+        return end_ms
 
     @property
     def t_ms(self) -> int:
