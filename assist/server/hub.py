@@ -8,6 +8,7 @@ awaits: a slow socket only ever fills its own bounded Outbox.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, NORMAL, Outbox, rank_of
 
 Reply = dict[str, Any]
+log = logging.getLogger("assist.server")
 REMEMBER_ENDED = 10_000    # ended calls remembered, to tell "already ended" from "unknown"
 REMEMBER_PROMPTS = 100_000  # prompt ids remembered for feedback
 MAX_SEQS_PER_CALL = 100_000
@@ -129,6 +131,11 @@ class Hub:
         except EventError as exc:
             code = "unknown_call" if exc.field == "call_id" and live is None else "invalid"
             return self._refused(event_error(exc, seq, call_id, code))
+        except Exception as exc:  # an engine bug must cost one event, not the connection and its calls
+            log.exception(json.dumps({"event": "engine_failed", "call_id": call_id, "seq": seq}))
+            fault = EventError(f"the engine failed on this event ({type(exc).__name__}); the call goes on",
+                               field="", expected="an event the engine can apply", got=type(exc).__name__)
+            return self._refused(event_error(fault, seq, call_id, "internal"))
         now = self.clock()
         state = self.engine.call(call_id)
         if isinstance(ev, CallStart):
