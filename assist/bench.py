@@ -33,8 +33,8 @@ def corpus(rules_dir: Path) -> list[Turn]:
         for rule in pack.rules:
             for case in rule.cases:
                 for turn in case.turns:
-                    for speaker, text in turn.items():
-                        out.append((case.lang, speaker, text))
+                    if turn.speaker is not None:
+                        out.append((case.lang, turn.speaker, turn.text))
     return out
 
 

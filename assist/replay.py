@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from assist.core.engine import Engine
-from assist.core.events import CallEnd, CallStart, Tick, Utterance, event_time, parse_event
+from assist.core.events import AnyEvent, CallEnd, event_time, parse_event
 from assist.core.outputs import Output
 from assist.errors import AssistError, CapacityError, EventError
 from assist.formats import ReadOptions, read_file
 from assist.rulepack.compile import CompiledRules
-
-AnyEvent = CallStart | Utterance | CallEnd | Tick
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,16 @@ class CallState:
     prompts: Counter[str] = field(default_factory=Counter)
     resolved: Counter[str] = field(default_factory=Counter)
     run_words: int = 0
+    agent_run_words: int = 0         # agent words since the customer last spoke
     utterances: int = 0
     next_prompt: int = 0
+    last_end_ms: int | None = None   # end of the latest speech, partial results included
+    last_evidence: Evidence | None = None
+    ends: dict[str, int] = field(default_factory=dict)    # speaker → end of their latest utterance
+    starts: dict[str, int] = field(default_factory=dict)  # speaker → start of their latest utterance
+    silence_done: set[int] = field(default_factory=set)   # silence thresholds already passed in this gap
+    prompt_rules: dict[str, str] = field(default_factory=dict)  # prompt id → rule (for feedback)
+    feedback: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, action) → n
 
     def type_evidence_for(self, type_id: str) -> deque[Evidence]:
         ev = self.type_evidence.get(type_id)

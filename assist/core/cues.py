@@ -9,6 +9,7 @@ A hit of a negatable cue with a negator shortly before it in the same clause is 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -60,15 +61,19 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _negated(text: str, start: int) -> bool:
-    clause_start = 0
-    for m in _CLAUSE_BREAK.finditer(text, 0, start):
-        clause_start = m.end()
+def _clause_ends(text: str) -> list[int]:
+    """Where each clause after the first starts; found once per utterance, not once per hit."""
+    return [m.end() for m in _CLAUSE_BREAK.finditer(text)]
+
+
+def _negated(text: str, start: int, clause_ends: list[int]) -> bool:
+    i = bisect_right(clause_ends, start)
+    clause_start = clause_ends[i - 1] if i else 0
     before = text[clause_start:start]
     if not before:
         return False
     if before[-1].isascii():
-        tokens = before.split()[-_EN_WINDOW:]
+        tokens = before.rsplit(None, _EN_WINDOW)[-_EN_WINDOW:]  # rsplit: a long clause costs no more
         return any(t in _EN_NEGATORS or t.endswith("n't") for t in tokens)
     return any(ch in _ZH_NEGATORS for ch in before[-_ZH_WINDOW:])
 
@@ -122,10 +127,11 @@ class CueMatcher:
         if not raw:
             return raw
         spans = _quote_spans(text) if any(q in text for q in _QUOTES) else []
+        ends = _clause_ends(text) if any(h.cue in self._negatable for h in raw) else []
         kept = [
             h for h in raw
             if not any(a < h.start < b for a, b in spans)
-            and not (h.cue in self._negatable and _negated(text, h.start))
+            and not (h.cue in self._negatable and _negated(text, h.start, ends))
         ]
         kept.sort(key=lambda h: (h.cue, h.start, -h.end))
         # a phrase inside a longer phrase of the same cue ("hurry" in "hurry up") is one hit, not two

@@ -12,7 +12,7 @@ from typing import Any
 from assist.core.call import CallState, OpenPrompt
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules
-from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
+from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, parse_event
 from assist.core.normalize import (
     TRADITIONAL_LANGS,
     base_lang,
@@ -33,12 +33,15 @@ from assist.core.outputs import (
     Summary,
 )
 from assist.errors import EventError
-from assist.rulepack.compile import CompiledRule, CompiledRules, done_flag
+from assist.rulepack.compile import CompiledRule, CompiledRules, done_flag, type_flag
 
-AnyEvent = CallStart | Utterance | CallEnd | Tick
 _KIND = {"agent": "a", "customer": "c"}
 _MAX_REPEAT = 3
-_NEVER = 1 << 62
+_MIN_RATE_MS = 1500  # shorter utterances give no meaningful speech rate
+
+
+def _within(low: int | None, value: int, high: int | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 def _prompt_lang(lang: str | None) -> str | None:
@@ -51,8 +54,9 @@ def _prompt_lang(lang: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class _Turn:
-    """One final utterance as the rules see it."""
+    """What the rules are looking at: a final utterance, or a silence (then evidence is the last speech)."""
 
+    t_ms: int
     evidence: Evidence
     hits: list[CueHit]
     present: Counter[str]  # cue → number of distinct phrases heard for it
@@ -113,6 +117,8 @@ class Engine:
             return self._end(state, ev.t_ms)
         if isinstance(ev, Tick):
             return self._tick(state, ev.t_ms)
+        if isinstance(ev, Feedback):
+            return self._feedback(state, ev)
         return self._utterance(state, ev)
 
     def end_call(self, call_id: str, t_ms: int) -> list[Output]:
@@ -141,6 +147,9 @@ class Engine:
     def _end(self, state: CallState, t_ms: int) -> list[Output]:
         self._runner.close(state.call_id)
         del self._calls[state.call_id]
+        feedback: dict[str, dict[str, int]] = {}
+        for (rule, action), n in sorted(state.feedback.items()):
+            feedback.setdefault(rule, {})[action] = n
         checklist: dict[str, bool | None] = {}
         for item, done, applies_if in self.rules.checklist:
             applies = applies_if is None or applies_if in state.seen
@@ -149,16 +158,50 @@ class Engine:
             call_id=state.call_id, t_ms=max(t_ms, state.last_ms), types=self._rounded(state),
             top=state.top, prompts=dict(sorted(state.prompts.items())),
             resolved=dict(sorted(state.resolved.items())), checklist=checklist, utterances=state.utterances,
+            feedback=feedback,
         )]
 
     def _tick(self, state: CallState, t_ms: int) -> list[Output]:
         state.last_ms = max(state.last_ms, t_ms)
-        return self._expire(state, t_ms)
+        return self._expire(state, t_ms) + self._silence(state, t_ms)
+
+    def _feedback(self, state: CallState, fb: Feedback) -> list[Output]:
+        rule = state.prompt_rules.get(fb.prompt_id)
+        if rule is None:
+            raise EventError(f"unknown prompt '{fb.prompt_id}' in call '{state.call_id}': expected the id of a "
+                             "prompt raised in this call", field="prompt_id", expected="a prompt id", got=fb.prompt_id)
+        state.feedback[(rule, fb.action)] += 1
+        open_prompt = state.open.get(rule)
+        if fb.action in ("ack", "dismiss") and open_prompt is not None and open_prompt.id == fb.prompt_id:
+            del state.open[rule]  # the agent closed it; the sidebar already knows
+        return []
+
+    def _silence(self, state: CallState, now: int) -> list[Output]:
+        """Rules on silence, at the moment each threshold was crossed (the same in replay and live)."""
+        if state.last_end_ms is None or state.last_evidence is None:
+            return []
+        out: list[Output] = []
+        for threshold in self.rules.silence_thresholds:
+            at = state.last_end_ms + threshold
+            if threshold in state.silence_done or now < at:
+                continue
+            state.silence_done.add(threshold)
+            facts: dict[str, Any] = {"k": "s", "f_silence_ms": threshold}
+            for flag in state.flags:
+                facts["s_" + flag] = 1
+            turn = _Turn(at, state.last_evidence, [], Counter(), 0)
+            out.extend(self._expire(state, at))
+            out.extend(self._fire(state, facts, turn, could_fire=None))
+        return out
 
     # -- utterances ---------------------------------------------------------------------------------
     def _utterance(self, state: CallState, u: Utterance) -> list[Output]:
-        if not u.final:
-            return []  # interim results never raise prompts
+        if not u.final:  # interim results never raise prompts, but they are speech: no silence meanwhile
+            if state.last_end_ms is None or u.end_ms > state.last_end_ms:
+                state.last_end_ms = u.end_ms
+                state.silence_done.clear()
+            return []
+        out: list[Output] = self._silence(state, u.start_ms)
         t = u.end_ms
         state.last_ms = max(state.last_ms, t)
         state.utterances += 1
@@ -169,45 +212,65 @@ class Engine:
         if len(text) == len(u.text):  # same length: quote the speaker's own spelling, not the normal form
             hits = [CueHit(h.cue, u.text[h.start:h.end], h.start, h.end) for h in hits]
         words = word_count(text)
-        for cue, speaker, min_words in self.rules.computed:
-            if speaker in (u.speaker, "any") and words >= min_words:
+        other = "customer" if u.speaker == "agent" else "agent"
+        gap = u.start_ms - state.ends[other] if other in state.ends else 0
+        for cue, speaker, bounds in self.rules.computed:
+            if speaker in (u.speaker, "any") and _within(bounds.min_words, words, bounds.max_words) \
+                    and (bounds.min_gap_ms is None or (other in state.ends and gap >= bounds.min_gap_ms)):
                 hits.append(CueHit(cue, text[:40], 0, 0))
-        turn = _Turn(Evidence(u.speaker, u.text, t), hits,
+        turn = _Turn(t, Evidence(u.speaker, u.text, t), hits,
                      Counter(cue for cue, _ in {(h.cue, h.text) for h in hits}), words)
 
-        out: list[Output] = self._expire(state, t)
+        out.extend(self._expire(state, t))
         out.extend(self._resolve(state, turn))
         self._update_flags(state, u.speaker, turn)
         crossed: list[str] = []
         if u.speaker == "customer":
             state.run_words += words
+            state.agent_run_words = 0
             crossed = self._classify(state, turn, out)
+        else:
+            state.agent_run_words += words
+        # the other speaker was still talking when this utterance began: talking over them
+        overlap = 0
+        if other in state.ends and state.starts.get(other, u.start_ms) < u.start_ms:
+            overlap = max(0, state.ends[other] - u.start_ms)
+        duration = u.end_ms - u.start_ms
+        features = {"words": words, "run_words": state.run_words, "agent_run_words": state.agent_run_words,
+                    "overlap_ms": overlap, "gap_ms": max(0, gap),
+                    "rate_wpm": words * 60_000 // duration if duration >= _MIN_RATE_MS else 0}
 
-        if not self._prefilter or self._may_fire(u.speaker, turn, state):
-            facts: dict[str, Any] = {"k": _KIND[u.speaker], "f_words": words, "f_run_words": state.run_words}
+        if not self._prefilter or self._may_fire(u.speaker, turn, features):
+            facts: dict[str, Any] = {"k": _KIND[u.speaker]}
+            for name, value in features.items():
+                facts["f_" + name] = value
             for cue, n in turn.present.items():
                 facts["c_" + cue] = n
             for flag in state.flags:
                 facts["s_" + flag] = 1
-            out.extend(self._fire(state, facts, turn, could_fire=self._could_fire(u.speaker, turn, state)))
+            out.extend(self._fire(state, facts, turn, could_fire=self._could_fire(u.speaker, turn, features)))
         for type_id in crossed:
             out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id, could_fire=1))
         if u.speaker == "agent" and words > self.rules.settings.backchannel_words:
             state.run_words = 0  # a real answer ends the customer's run; "mm-hmm" does not
+        state.ends[u.speaker] = max(u.end_ms, state.ends.get(u.speaker, 0))
+        state.starts[u.speaker] = u.start_ms
+        if state.last_end_ms is None or u.end_ms >= state.last_end_ms:
+            state.last_end_ms = u.end_ms
+            state.silence_done.clear()
+        state.last_evidence = turn.evidence
         return out
 
-    def _could_fire(self, speaker: str, turn: _Turn, state: CallState) -> int:
+    def _could_fire(self, speaker: str, turn: _Turn, features: dict[str, int]) -> int:
         """How many rules read something this utterance has: an upper bound on how many can fire."""
-        feats = {"words": turn.words, "run_words": state.run_words}
         return sum(1 for _, cues, floors in self.rules.rule_triggers[speaker]
-                   if not cues.isdisjoint(turn.present) or any(feats[k] >= v for k, v in floors))
+                   if not cues.isdisjoint(turn.present) or any(features[k] >= v for k, v in floors))
 
-    def _may_fire(self, speaker: str, turn: _Turn, state: CallState) -> bool:
+    def _may_fire(self, speaker: str, turn: _Turn, features: dict[str, int]) -> bool:
         """Necessary, not sufficient: some rule of this speaker reads one of these cues or features."""
         if not self.rules.trigger_cues[speaker].isdisjoint(turn.present):
             return True
-        feats = self.rules.trigger_features[speaker]
-        return feats.get("words", _NEVER) <= turn.words or feats.get("run_words", _NEVER) <= state.run_words
+        return any(features[k] >= v for k, v in self.rules.trigger_features[speaker].items())
 
     def _update_flags(self, state: CallState, speaker: str, turn: _Turn) -> None:
         heard = turn.present.keys()
@@ -239,6 +302,8 @@ class Engine:
             state.type_evidence_for(type_id).append(ev)
             if score >= self._threshold and type_id not in state.tipped:
                 state.tipped.add(type_id)
+                state.flags[type_flag(type_id)] = ev
+                state.seen.add(type_flag(type_id))
                 crossed.append(type_id)
         top = self._top(state)
         if top != state.top:
@@ -265,7 +330,7 @@ class Engine:
     # -- prompts --------------------------------------------------------------------------------------
     def _fire(self, state: CallState, facts: dict[str, Any], turn: _Turn, *,
               type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
-        t = turn.evidence.t_ms
+        t = turn.t_ms
         result = self._runner.evaluate(state.call_id, facts, could_fire)
         out: list[Output] = [EngineFault(state.call_id, t, rule, err) for rule, err in result.faults]
         candidates = [self.rules.rules[r] for r in result.rules]
@@ -294,12 +359,13 @@ class Engine:
         return True
 
     def _open_prompt(self, state: CallState, rule: CompiledRule, turn: _Turn, type_id: str | None) -> Prompt:
-        t, ev = turn.evidence.t_ms, turn.evidence
+        t, ev = turn.t_ms, turn.evidence
         state.next_prompt += 1
         pid = f"{state.call_id}:{state.next_prompt}"
         state.open[rule.id] = OpenPrompt(pid, rule.id, t, rule.severity)
         state.last_fired[rule.id] = t
         state.prompts[rule.id] += 1
+        state.prompt_rules[pid] = rule.id
         lang = state.lang or self.rules.languages[0]
         say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or next(iter(rule.say.values()))
         why_lang = "zh" if lang == "zh-Hant" else lang
@@ -330,7 +396,7 @@ class Engine:
             if any(combo <= turn.present.keys() for combo in rule.resolved_by):
                 del state.open[rule_id]
                 state.resolved[rule_id] += 1
-                out.append(Resolved(state.call_id, ev.t_ms, prompt.id, rule_id, ev))
+                out.append(Resolved(state.call_id, turn.t_ms, prompt.id, rule_id, ev))
         return out
 
     def _expire(self, state: CallState, t: int) -> list[Output]:

@@ -63,22 +63,35 @@ class Tick(_Event):
     t_ms: int = Field(ge=0)
 
 
-Event = Annotated[CallStart | Utterance | CallEnd | Tick, Field(discriminator="type")]
+class Feedback(_Event):
+    """What the agent did with a prompt in the sidebar; logged with the call so replays include it."""
+
+    type: Literal["feedback"]
+    t_ms: int = Field(ge=0)
+    prompt_id: str = Field(min_length=1, max_length=200)
+    action: Literal["ack", "dismiss", "helpful", "not_helpful"]
+
+
+AnyEvent = CallStart | Utterance | CallEnd | Tick | Feedback
+Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
-EVENT_TYPES = ("call.start", "utterance", "call.end", "tick")
+EVENT_TYPES = ("call.start", "utterance", "call.end", "tick", "feedback")
 
 
-def event_time(event: CallStart | Utterance | CallEnd | Tick) -> int:
+def event_time(event: AnyEvent) -> int:
     return event.end_ms if isinstance(event, Utterance) else event.t_ms
 
 
 def describe(value: Any) -> str:
     """A short, safe rendering of what came, for error messages."""
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    except (ValueError, RecursionError):  # an int past Python's 4,300-digit limit, or nesting too deep
+        text = f"{type(value).__name__} too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def parse_event(obj: Any, where: str = "") -> CallStart | Utterance | CallEnd | Tick:
+def parse_event(obj: Any, where: str = "") -> AnyEvent:
     """Validate one decoded JSON value as an event; raise EventError naming the field on failure."""
     if not isinstance(obj, dict):
         raise EventError(
@@ -103,12 +116,23 @@ def parse_event(obj: Any, where: str = "") -> CallStart | Utterance | CallEnd | 
         ) from None
 
 
-def parse_event_json(line: str | bytes, where: str = "") -> CallStart | Utterance | CallEnd | Tick:
+def parse_event_json(line: str | bytes, where: str = "") -> AnyEvent:
     try:
         obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError, UnicodeDecodeError
         raise EventError(
-            f"expected a JSON object, got invalid JSON ({exc})", where=where, expected="JSON object",
+            f"expected a JSON object, got {json_problem(exc)}", where=where, expected="JSON object",
             got="invalid JSON",
         ) from None
     return parse_event(obj, where)
+
+
+def json_problem(exc: ValueError | RecursionError) -> str:
+    """What json.loads could not read, in words; it raises more than JSONDecodeError on hostile input."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply to read"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON ({exc.msg} at column {exc.colno})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid JSON ({exc.reason} at byte {exc.start})"
+    return f"JSON that cannot be read ({str(exc).split(';')[0]})"  # e.g. an integer over 4,300 digits

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
 import opencc
 
 _T2S = opencc.OpenCC("t2s")
@@ -16,6 +17,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[a-z]{2,}")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SPACE = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone halves cannot be encoded for OpenCC; one U+FFFD each
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # Contractions people type both ways; the lexicon is written with the short form.
 _CANON = ((re.compile(r"\bcan ?not\b"), "can't"), (re.compile(r"\bwill not\b"), "won't"))
@@ -38,7 +40,7 @@ def normalize(text: str) -> str:
         out = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
         out = _SPACE.sub(" ", out).strip()
         if has_cjk(out):
-            out = _T2S.convert(out)
+            out = _T2S.convert(_SURROGATE.sub("\ufffd", out))
     if "not" in out:  # both canonical rewrites contain it
         for pattern, repl in _CANON:
             out = pattern.sub(repl, out)

@@ -97,12 +97,13 @@ class Summary:
     resolved: dict[str, int]
     checklist: dict[str, bool | None]
     utterances: int
+    feedback: dict[str, dict[str, int]]  # rule → action → count
     kind: Literal["summary"] = "summary"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "types": self.types,
                 "top": self.top, "prompts": self.prompts, "resolved": self.resolved,
-                "checklist": self.checklist, "utterances": self.utterances}
+                "checklist": self.checklist, "utterances": self.utterances, "feedback": self.feedback}
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from assist.core.engine import Engine
 from assist.core.outputs import Prompt
 from assist.rulepack.compile import CompiledRules
 from assist.rulepack.load import RulePack
-from assist.rulepack.schema import Case
+from assist.rulepack.schema import Case, Turn
 
 TURN_GAP_MS = 1500
 
@@ -26,22 +25,27 @@ class CaseResult:
     where: str
 
     def describe(self) -> str:
-        turns = " / ".join(f"{k}: {v}" for t in self.case.turns for k, v in t.items())
+        turns = " / ".join(f"{t.speaker}: {t.text}" if t.speaker else f"({t.silence_ms} ms silence)"
+                           for t in self.case.turns)
         got = f"fired on turn(s) {self.fired_on}" if self.fired_on else "did not fire"
         want = "fire on the last turn" if self.case.expect == "fire" else "stay quiet"
         return f"{self.where}: case {self.index + 1} ({self.case.lang}) expected to {want}, {got}: {turns[:160]}"
 
 
-def dialogue_events(call_id: str, lang: str, turns: Sequence[Mapping[Any, str]]) -> list[dict[str, object]]:
-    """A case's turns as native events, with plausible times."""
+def dialogue_events(call_id: str, lang: str, turns: Sequence[Turn]) -> list[dict[str, object]]:
+    """A case's turns as native events: utterances with plausible (or given) times, silences as ticks."""
     events: list[dict[str, object]] = [{"type": "call.start", "call_id": call_id, "lang": lang, "t_ms": 0}]
     t = 0
     for turn in turns:
-        ((speaker, text),) = turn.items()
-        start = t + TURN_GAP_MS
-        t = start + 60 * len(text)
-        events.append({"type": "utterance", "call_id": call_id, "speaker": speaker, "text": text,
-                       "start_ms": start, "end_ms": t, "final": True})
+        if turn.silence_ms is not None:
+            t += turn.silence_ms
+            events.append({"type": "tick", "call_id": call_id, "t_ms": t})
+            continue
+        start = turn.start_ms if turn.start_ms is not None else t + TURN_GAP_MS
+        end = turn.end_ms if turn.end_ms is not None else start + 60 * len(turn.text)
+        t = max(t, end)
+        events.append({"type": "utterance", "call_id": call_id, "speaker": turn.speaker, "text": turn.text,
+                       "start_ms": start, "end_ms": end, "final": True})
     return events
 
 

@@ -18,7 +18,7 @@ from assist.core.cues import CueMatcher, CuePatterns
 from assist.core.normalize import to_traditional
 from assist.errors import RulePackError
 from assist.rulepack.load import RulePack
-from assist.rulepack.schema import FEATURES, Condition, Rule, Settings
+from assist.rulepack.schema import FEATURES, Computed, Condition, Rule, Settings
 
 WHY_FIELDS = frozenset({"heard", "words", "run_words", "type"})
 _SPEAKER_KIND = {"agent": "a", "customer": "c"}
@@ -52,13 +52,14 @@ class CompiledRules:
     languages: tuple[str, ...]
     settings: Settings
     matchers: dict[str, CueMatcher]
-    computed: tuple[tuple[str, str, int], ...]
+    computed: tuple[tuple[str, str, Computed], ...]
     states: dict[str, StateRule]
     types: dict[str, dict[str, float]]
     type_titles: dict[str, dict[str, str]]
     checklist: tuple[tuple[str, str, str | None], ...]
     rules: dict[str, CompiledRule]
     ruleset: dict[str, Any]
+    silence_thresholds: tuple[int, ...]  # the silence_ms minimums of `on: silence` rules, ascending
     # Coarse pre-filter: an utterance is posted to durable_rules only if it carries a cue some rule of
     # its speaker reads positively, or a feature at or above the lowest threshold a rule sets for it.
     trigger_cues: dict[str, frozenset[str]]
@@ -101,7 +102,7 @@ def check(packs: list[RulePack]) -> list[str]:
             if name in cues:
                 problems.append(f"{ms.at(('cues', name))}: field 'cues.{name}': cue defined by two packs")
         cues.update(m.cues)
-        states |= set(m.state)
+        states |= set(m.state) | {type_flag(t) for t in m.types}  # type_<id>: that type crossed the threshold
         types |= set(m.types)
 
     for pack in packs:
@@ -173,6 +174,9 @@ def check(packs: list[RulePack]) -> list[str]:
                 if cond.type is not None and cond.type not in types:
                     problems.append(f"{rs.at((*base, 'type'))}: {who}: field '{label}.type': "
                                     f"unknown customer type '{cond.type}'")
+                if rule.on == "silence" and "silence_ms" not in cond.min:
+                    problems.append(f"{rs.at(base)}: {who}: field '{label}.min.silence_ms': rules with on: silence "
+                                    "need a silence_ms minimum")
                 if rule.on != "type" and not (_condition_cues(cond) or cond.min):
                     problems.append(f"{rs.at(base)}: {who}: field '{label}': a condition needs at least one "
                                     "cue or feature")
@@ -213,6 +217,10 @@ def coverage(packs: list[RulePack], minimum: int = 5) -> list[str]:
     return out
 
 
+def type_flag(type_id: str) -> str:
+    return f"type_{type_id}"
+
+
 def _field(prefix: str, name: str) -> str:
     return f"{prefix}_{name}"
 
@@ -223,6 +231,8 @@ def _condition_json(on: str, cond: Condition, done_flag: str) -> dict[str, Any]:
         terms.append({"k": _SPEAKER_KIND[on]})
     elif on == "any":
         terms.append({"$or": [{"k": "a"}, {"k": "c"}]})
+    elif on == "silence":
+        terms.append({"k": "s"})
     else:
         terms.extend([{"k": "t"}, {"t": cond.type}])
     terms.extend({"$gte": {_field("c", cue): 1}} for cue in cond.all)
@@ -276,7 +286,7 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
                         patterns.setdefault(cue, []).append(
                             CuePatterns(tuple(s.casefold() for s in entry.phrases), tuple(entry.regex)))
         matchers[speaker] = CueMatcher(patterns, negatable)
-    computed = tuple((n, d.speaker, d.computed.min_words) for n, d in decls.items() if d.computed)
+    computed = tuple((n, d.speaker, d.computed) for n, d in decls.items() if d.computed)
     states = {
         name: StateRule({k: combos(v) for k, v in s.set_by.items()},
                         {k: combos(v) for k, v in s.cleared_by.items()})
@@ -348,6 +358,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         checklist=tuple((c.id, c.done, c.applies_if) for p in packs for c in p.manifest.checklist),
         rules=rules,
         ruleset=ruleset,
+        silence_thresholds=tuple(sorted({c.min["silence_ms"] for r in all_rules if r.on == "silence"
+                                         for c in r.conditions if "silence_ms" in c.min})),
         trigger_cues={k: frozenset(v) for k, v in trigger_cues.items()},
         trigger_features=trigger_features,
         rule_triggers={k: tuple(v) for k, v in rule_triggers.items()},

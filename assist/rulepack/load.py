@@ -83,17 +83,83 @@ def read_yaml(path: Path, display: str) -> tuple[Any, Source]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RulePackError([f"{display}:1: cannot read file: {exc}"]) from None
+    deep = _too_deep(text)
+    if deep:  # PyYAML's scanner is quadratic in flow nesting: 10,000 '[' take seconds, 1 MB of them hours
+        raise RulePackError([f"{display}:{deep}: invalid YAML: [ ] / {{ }} nested more than {_MAX_FLOW_DEPTH} "
+                             "levels deep"])
     try:
         node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         raise RulePackError([f"{display}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    except RecursionError:  # PyYAML composes recursively
+        raise RulePackError([f"{display}:1: invalid YAML: nested too deeply"]) from None
+    if node is None:
+        return None, Source(display, {})
+    alias = _first_alias(node)
+    if alias is not None:  # an alias can contain itself or expand exponentially ("billion laughs")
+        raise RulePackError([f"{display}:{alias.start_mark.line + 1}: invalid YAML: anchors and aliases "
+                             "(&name / *name) are not supported in rule packs; write the value out"])
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer past Python's 4,300-digit limit
+        line = next((n.start_mark.line + 1 for n in _nodes(node) if isinstance(n, yaml.ScalarNode)
+                     and n.tag == "tag:yaml.org,2002:int" and len(n.value) > 4000), 1)
+        raise RulePackError([f"{display}:{line}: invalid YAML: {str(exc).split(';')[0]}"]) from None
     lines: dict[Path_, int] = {}
-    if node is not None:
-        _walk(node, (), lines)
+    _walk(node, (), lines)
     return data, Source(display, lines)
+
+
+_MAX_FLOW_DEPTH = 100
+_FLOW_TOKEN = re.compile(r"""[\[\]{}\n'"]|\\.""")
+
+
+def _too_deep(text: str) -> int:
+    """The line where flow collections first nest past the limit, or 0. Approximate (it skips quoted
+    strings, not comments or plain scalars), which only matters past a depth no real pack reaches."""
+    if text.count("[") + text.count("{") <= _MAX_FLOW_DEPTH:
+        return 0
+    depth, line, quote = 0, 1, ""
+    for m in _FLOW_TOKEN.finditer(text):
+        tok = m.group()
+        if tok == "\n":
+            line += 1
+        elif quote:
+            if tok == quote:
+                quote = ""
+        elif tok in "'\"":
+            quote = tok
+        elif tok in "[{":
+            depth += 1
+            if depth > _MAX_FLOW_DEPTH:
+                return line
+        elif tok in "]}":
+            depth = max(0, depth - 1)
+    return 0
+
+
+def _nodes(root: yaml.Node) -> Iterator[yaml.Node]:
+    """Every node, depth first, without recursion (an alias is visited again each time it is used)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+
+
+def _first_alias(root: yaml.Node) -> yaml.Node | None:
+    """A node reached twice: PyYAML composes `*name` as the anchored node itself."""
+    seen: set[int] = set()
+    for node in _nodes(root):
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+    return None
 
 
 def validation_problems(exc: ValidationError, source: Source, base: Path_, who: str) -> Iterator[str]:

@@ -11,7 +11,8 @@ NAME = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[a-z][a-z0-9_-]*$"
 Speaker = Literal["agent", "customer", "any"]
 Severity = Literal["info", "warn", "urgent"]
-FEATURES = ("words", "run_words")
+# Numbers the engine computes for each utterance, usable in `min:` (see README "Timing signals").
+FEATURES = ("words", "run_words", "agent_run_words", "overlap_ms", "gap_ms", "rate_wpm", "silence_ms")
 
 
 class _Strict(BaseModel):
@@ -19,9 +20,20 @@ class _Strict(BaseModel):
 
 
 class Computed(_Strict):
-    """A cue the engine derives from the utterance instead of matching words."""
+    """A cue the engine derives from the utterance instead of matching words; every bound given must hold.
 
-    min_words: int = Field(ge=1)
+    gap_ms is the pause between the other speaker's last utterance and this one (a response delay).
+    """
+
+    min_words: int | None = Field(default=None, ge=1)
+    max_words: int | None = Field(default=None, ge=0)
+    min_gap_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Computed:
+        if self.min_words is None and self.max_words is None and self.min_gap_ms is None:
+            raise ValueError("expected at least one of min_words, max_words, min_gap_ms")
+        return self
 
 
 class CueDecl(_Strict):
@@ -104,21 +116,39 @@ class Condition(_Strict):
     type: str | None = None
 
 
+class Turn(_Strict):
+    """One step of a case: an utterance (`agent:` or `customer:` text, optionally timed with start_ms and
+    end_ms, else placed after the previous one) or a stretch of silence (`silence_ms:`)."""
+
+    agent: str | None = None
+    customer: str | None = None
+    silence_ms: int | None = Field(default=None, ge=1)
+    start_ms: int | None = Field(default=None, ge=0)
+    end_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Turn:
+        kinds = [k for k in ("agent", "customer", "silence_ms") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"expected exactly one of 'agent', 'customer' or 'silence_ms', got {kinds or 'none'}")
+        if self.silence_ms is not None and (self.start_ms is not None or self.end_ms is not None):
+            raise ValueError("a silence_ms turn takes no start_ms/end_ms")
+        return self
+
+    @property
+    def speaker(self) -> str | None:
+        return "agent" if self.agent is not None else "customer" if self.customer is not None else None
+
+    @property
+    def text(self) -> str:
+        return self.agent if self.agent is not None else self.customer or ""
+
+
 class Case(_Strict):
     lang: str
     expect: Literal["fire", "quiet"]
-    turns: list[dict[Literal["agent", "customer"], str]] = Field(min_length=1)
+    turns: list[Turn] = Field(min_length=1)
     note: str = ""
-
-    @field_validator("turns")
-    @classmethod
-    def _one_speaker_per_turn(
-        cls, v: list[dict[Literal["agent", "customer"], str]]
-    ) -> list[dict[Literal["agent", "customer"], str]]:
-        for i, turn in enumerate(v):
-            if len(turn) != 1:
-                raise ValueError(f"turn {i + 1}: expected exactly one of 'agent' or 'customer'")
-        return v
 
 
 class Rule(_Strict):
@@ -126,7 +156,7 @@ class Rule(_Strict):
     title: str
     description: str = ""
     severity: Severity
-    on: Literal["agent", "customer", "any", "type"]
+    on: Literal["agent", "customer", "any", "type", "silence"]
     when: Condition | list[Condition]
     resolved_by: list[str] = []
     cooldown_ms: int = Field(default=60_000, ge=0)
