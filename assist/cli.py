@@ -64,7 +64,8 @@ def _replay(args: argparse.Namespace) -> int:
     timeline = None if args.json else Timeline()
     problems = 0
     previous_t: int | None = None
-    for item in replay(args.paths, rules, fmt=args.format, lang=args.lang):
+    for item in replay(args.paths, rules, fmt=args.format, lang=args.lang,
+                       agent_channel=args.agent_channel, agent_speaker=args.agent_speaker):
         if isinstance(item, Problem):
             problems += 1
             print(f"error: {item.message}", file=sys.stderr)
@@ -118,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="1 replays in real time, 2 twice as fast; 0 (default) as fast as possible")
     rp.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     rp.add_argument("--lang", help="language of every call (en, zh, zh-TW…), overriding detection")
-    rp.add_argument("--format", help="input format, overriding detection (jsonl, text, …)")
+    rp.add_argument("--format", help="input format, overriding detection (jsonl, text, transcribe, "
+                    "transcribe-analytics, transcribe-streaming, deepgram, deepgram-prerecorded, lca, webvtt, srt)")
+    rp.add_argument("--agent-channel", metavar="CH",
+                    help="which audio channel is the agent (ch_0 or 0), for formats that do not say")
+    rp.add_argument("--agent-speaker", metavar="SPK",
+                    help="which diarized speaker is the agent (spk_1 or 1, or a caption voice name)")
     rp.add_argument("--strict", action="store_true", help="stop at the first bad line")
     rp.set_defaults(func=_replay)
 

@@ -45,11 +45,15 @@ def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def replay(paths: Sequence[str | Path], rules: CompiledRules, *, fmt: str | None = None,
-           lang: str | None = None, engine: Engine | None = None) -> Iterator[Step | Problem]:
-    """Run every file through one engine; calls still open at the end get closed with a summary."""
+           lang: str | None = None, engine: Engine | None = None, agent_channel: str | None = None,
+           agent_speaker: str | None = None) -> Iterator[Step | Problem]:
+    """Run every file through one engine; calls still open at the end get closed with a summary.
+
+    `agent_channel` / `agent_speaker` say which party is the agent in formats that do not (ch_0, spk_1).
+    """
     eng = engine or Engine(rules, lang=lang)
     for path in transcript_files(paths):
-        opts = ReadOptions(call_id=path.stem, lang=lang)
+        opts = ReadOptions(call_id=path.stem, lang=lang, agent_channel=agent_channel, agent_speaker=agent_speaker)
         try:
             items = read_file(path, fmt, opts)
             last_t: dict[str, int] = {}

@@ -19,6 +19,8 @@ class ReadOptions:
     call_id: str              # default call id for formats that carry none (the file name's stem)
     lang: str | None = None   # language override / default
     agent_id: str | None = None
+    agent_channel: str | None = None  # which channel is the agent (ch_0, 0) when the format does not say
+    agent_speaker: str | None = None  # which diarized speaker is the agent (spk_1, 1, a voice name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,25 @@ class Format:
 
 
 def _registry() -> dict[str, Format]:
-    from assist.formats import jsonl, text
+    from assist.formats import (
+        deepgram,
+        deepgram_prerecorded,
+        jsonl,
+        lca,
+        srt,
+        text,
+        transcribe,
+        transcribe_analytics,
+        transcribe_streaming,
+        webvtt,
+    )
 
-    return {f.name: f for f in (jsonl.FORMAT, text.FORMAT)}
+    # order matters: specific shapes first; the native jsonl (any object with "type") and text last
+    return {f.name: f for f in (
+        transcribe_analytics.FORMAT, transcribe.FORMAT, deepgram_prerecorded.FORMAT,
+        transcribe_streaming.FORMAT, deepgram.FORMAT, lca.FORMAT, webvtt.FORMAT, srt.FORMAT,
+        jsonl.FORMAT, text.FORMAT,
+    )}
 
 
 FORMATS: dict[str, Format] = {}
