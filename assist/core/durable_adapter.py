@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import weakref
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,8 @@ class DurableRules:
                 self._shared.host.register_rulesets({self._shard_name(shard): copy.deepcopy(dict(definition))})
                 free.append(list(range(SESSIONS_PER_SHARD - 1, -1, -1)))
         self._calls: dict[str, tuple[str, int, str]] = {}  # call id → (ruleset name, shard, sid)
+        # slots are shared by every engine of this pack: one dropped with calls open must give them back
+        weakref.finalize(self, _give_back, self._shared, name, self._calls)
         self._counter = 0
 
     def _shard_name(self, shard: int) -> str:
@@ -169,8 +172,15 @@ class DurableRules:
             self._shared.free[self._base][shard].append(int(sid[1:]))
 
     def close_all(self) -> None:
-        for call_id in list(self._calls):
-            self.close(call_id)
+        _give_back(self._shared, self._base, self._calls)
+
+
+def _give_back(shared: _Shared, base: str, calls: dict[str, tuple[str, int, str]]) -> None:
+    """Return the slots of every call in `calls` to the pool and forget the calls."""
+    with shared.lock:
+        for _, shard, sid in calls.values():
+            shared.free[base][shard].append(int(sid[1:]))
+        calls.clear()
 
 
 
