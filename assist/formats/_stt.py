@@ -133,11 +133,15 @@ def roles(labels: Iterable[str], kind: Kind, opts: ReadOptions, source: str,
           known: dict[str, str] | None = None) -> dict[str, str]:
     """Map each label to 'agent' or 'customer'.
 
-    The option (--agent-channel / --agent-speaker) wins; otherwise `known` (labels the file itself names,
-    such as a voice tag 'Agent'); otherwise a FormatError saying which option to pass and what was found.
+    Where the file itself names the agent (`known`, such as a caption voice 'Agent') that wins and other
+    labels are the customer; otherwise the option (--agent-channel / --agent-speaker) decides; otherwise
+    a FormatError says which option to pass and what was found.
     """
     found = sorted(set(labels), key=_natural)
     listed = ", ".join(found) or "none"
+    known = known or {}
+    if "agent" in {known.get(x) for x in found}:
+        return {x: known.get(x, "customer") for x in found}
     wanted = opts.agent_channel if kind == "channel" else opts.agent_speaker
     if wanted is not None:
         agent = label(kind, wanted)
@@ -145,9 +149,6 @@ def roles(labels: Iterable[str], kind: Kind, opts: ReadOptions, source: str,
             raise FormatError(f"{source}: {_OPTION[kind]} {wanted}: expected one of the {kind}s in the file "
                               f"({listed})")
         return {x: "agent" if x == agent else "customer" for x in found}
-    known = known or {}
-    if found and "agent" in {known.get(x) for x in found}:
-        return {x: known.get(x, "customer") for x in found}
     other: Kind = "speaker" if kind == "channel" else "channel"
     hint = (f"; {_OPTION[other]} does not apply, this file labels {kind}s"
             if (opts.agent_speaker if kind == "channel" else opts.agent_channel) else "")
