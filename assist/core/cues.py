@@ -133,6 +133,8 @@ class CueMatcher:
             if not any(a < h.start < b for a, b in spans)
             and not (h.cue in self._negatable and _negated(text, h.start, ends))
         ]
+        if len(kept) <= 1:
+            return kept
         kept.sort(key=lambda h: (h.cue, h.start, -h.end))
         # a phrase inside a longer phrase of the same cue ("hurry" in "hurry up") is one hit, not two
         distinct: list[CueHit] = []

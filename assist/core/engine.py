@@ -209,8 +209,6 @@ class Engine:
         if not state.lang_fixed and state.lang is None and text:
             state.lang = detect_lang(text)
         hits = self.rules.matchers[u.speaker].match(text)
-        if len(text) == len(u.text):  # same length: quote the speaker's own spelling, not the normal form
-            hits = [CueHit(h.cue, u.text[h.start:h.end], h.start, h.end) for h in hits]
         words = word_count(text)
         other = "customer" if u.speaker == "agent" else "agent"
         gap = u.start_ms - state.ends[other] if other in state.ends else 0
@@ -263,8 +261,12 @@ class Engine:
 
     def _could_fire(self, speaker: str, turn: _Turn, features: dict[str, int]) -> int:
         """How many rules read something this utterance has: an upper bound on how many can fire."""
-        return sum(1 for _, cues, floors in self.rules.rule_triggers[speaker]
-                   if not cues.isdisjoint(turn.present) or any(features[k] >= v for k, v in floors))
+        by_cue = self.rules.cue_rules[speaker]
+        rules: set[str] = set()
+        for cue in turn.present:
+            rules |= by_cue.get(cue, frozenset())
+        rules.update(rid for name, floor, rid in self.rules.feature_rules[speaker] if features[name] >= floor)
+        return len(rules)
 
     def _may_fire(self, speaker: str, turn: _Turn, features: dict[str, int]) -> bool:
         """Necessary, not sufficient: some rule of this speaker reads one of these cues or features."""
@@ -371,7 +373,10 @@ class Engine:
         why_lang = "zh" if lang == "zh-Hant" else lang
         why_tpl = rule.why.get(why_lang) or next(iter(rule.why.values()))
         cues = rule.cues if type_id is None else self.rules.types[type_id].keys()
-        heard = '", "'.join(dict.fromkeys(h.text for h in turn.hits if h.cue in cues))
+        original = ev.text
+        same = len(original) == len(normalize(original))  # then quote the speaker's own spelling
+        heard = '", "'.join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
+                                          for h in turn.hits if h.cue in cues))
         evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
         if type_id is not None:
             evidence.extend(state.type_evidence.get(type_id, ()))

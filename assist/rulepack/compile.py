@@ -64,8 +64,9 @@ class CompiledRules:
     # its speaker reads positively, or a feature at or above the lowest threshold a rule sets for it.
     trigger_cues: dict[str, frozenset[str]]
     trigger_features: dict[str, dict[str, int]]
-    # per speaker: (rule id, cues it reads positively, feature minimums) - to bound reposts
-    rule_triggers: dict[str, tuple[tuple[str, frozenset[str], tuple[tuple[str, int], ...]], ...]]
+    # per speaker, to bound reposts: cue → rules reading it positively; (feature, minimum, rule) triples
+    cue_rules: dict[str, dict[str, frozenset[str]]]
+    feature_rules: dict[str, tuple[tuple[str, int, str], ...]]
     state_index: dict[str, tuple[str, ...]]          # cue → states whose set/clear entries mention it
     type_index: dict[str, tuple[tuple[str, float], ...]]  # cue → (type, weight)
 
@@ -82,10 +83,25 @@ def _condition_cues(c: Condition) -> set[str]:
 def _check_regex(rx: str) -> str | None:
     try:
         compiled = re.compile(rx)
-    except re.error as exc:
-        return f"invalid regular expression ({exc})"
+    except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, 2,000 nested groups
+        return f"invalid regular expression ({exc or type(exc).__name__})"
     if compiled.match(""):
         return "regular expression matches the empty string"
+    return None
+
+
+def _check_why(text: str) -> str | None:
+    """Whether the engine can fill this `why` template: named WHY_FIELDS only, valid format syntax."""
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:  # a single '{' or '}'
+        return f"invalid template ({exc}); write {{{{ or }}}} for a literal brace"
+    if names - WHY_FIELDS:
+        return f"unknown placeholder {sorted(names - WHY_FIELDS)}; expected some of {sorted(WHY_FIELDS)}"
+    try:  # what parse() lets through: '{heard!x}', '{heard:{}}', '{words:d}' on a string
+        text.format_map(dict.fromkeys(WHY_FIELDS, ""))
+    except (ValueError, KeyError, IndexError) as exc:
+        return f"invalid template ({exc})"
     return None
 
 
@@ -191,10 +207,9 @@ def check(packs: list[RulePack]) -> list[str]:
                         problems.append(f"{rs.at((fld,))}: {who}: field '{fld}.{lang}': missing; every pack "
                                         "language needs one")
             for lang, text in rule.why.items():
-                names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
-                if names - WHY_FIELDS:
-                    problems.append(f"{rs.at(('why', lang))}: {who}: field 'why.{lang}': unknown placeholder "
-                                    f"{sorted(names - WHY_FIELDS)}; expected some of {sorted(WHY_FIELDS)}")
+                err = _check_why(text)
+                if err:
+                    problems.append(f"{rs.at(('why', lang))}: {who}: field 'why.{lang}': {err}")
             for j, case in enumerate(rule.cases):
                 if case.lang not in m.languages:
                     problems.append(f"{rs.at(('cases', j, 'lang'))}: {who}: field 'cases[{j}].lang': expected "
@@ -305,8 +320,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         for r in all_rules
     }
     ruleset = ruleset_json(all_rules)
-    rule_triggers: dict[str, list[tuple[str, frozenset[str], tuple[tuple[str, int], ...]]]] = {
-        "agent": [], "customer": []}
+    cue_rules: dict[str, dict[str, set[str]]] = {"agent": {}, "customer": {}}
+    feature_rules: dict[str, list[tuple[str, int, str]]] = {"agent": [], "customer": []}
     trigger_cues: dict[str, set[str]] = {"agent": set(), "customer": set()}
     trigger_features: dict[str, dict[str, int]] = {"agent": {}, "customer": {}}
     for r in all_rules:
@@ -318,7 +333,9 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
                 if key in FEATURES:
                     floors[key] = min(value, floors.get(key, value))
         for spk in speakers:
-            rule_triggers[spk].append((r.id, positive, tuple(floors.items())))
+            for cue in positive:
+                cue_rules[spk].setdefault(cue, set()).add(r.id)
+            feature_rules[spk].extend((k, v, r.id) for k, v in floors.items())
         for cond in r.conditions:
             for spk in speakers:
                 trigger_cues[spk] |= set(cond.all) | set(cond.any)
@@ -362,7 +379,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
                                          for c in r.conditions if "silence_ms" in c.min})),
         trigger_cues={k: frozenset(v) for k, v in trigger_cues.items()},
         trigger_features=trigger_features,
-        rule_triggers={k: tuple(v) for k, v in rule_triggers.items()},
+        cue_rules={spk: {c: frozenset(ids) for c, ids in m.items()} for spk, m in cue_rules.items()},
+        feature_rules={k: tuple(v) for k, v in feature_rules.items()},
         state_index={k: tuple(v) for k, v in state_index.items()},
         type_index={k: tuple(v) for k, v in type_index.items()},
     )
