@@ -90,6 +90,32 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import json
+    from collections.abc import Iterator
+
+    from assist import load_rules
+    from assist.core.outputs import Output
+    from assist.replay import Problem, replay
+    from assist.report import aggregate, table
+
+    problems: list[Problem] = []
+
+    def outputs() -> Iterator[Output]:
+        for item in replay(args.paths, load_rules(args.rules), fmt=args.format, lang=args.lang):
+            if isinstance(item, Problem):
+                problems.append(item)
+                print(f"error: {item.message}", file=sys.stderr)
+            else:
+                yield from item.outputs
+
+    report = aggregate(outputs())
+    print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else table(report))
+    if problems:
+        print(f"{len(problems)} problem(s) in the input; every other event was counted", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import json
 
@@ -127,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="which diarized speaker is the agent (spk_1 or 1, or a caption voice name)")
     rp.add_argument("--strict", action="store_true", help="stop at the first bad line")
     rp.set_defaults(func=_replay)
+
+    rep = sub.add_parser("report", help="replay calls and show, per rule, how often prompts were raised, "
+                         "resolved, expired and rated by agents")
+    rep.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    rep.add_argument("--json", action="store_true", help="print one JSON object")
+    rep.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
+    rep.add_argument("--format", help="input format, overriding detection (as for replay)")
+    rep.add_argument("--lang", help="language of every call, overriding detection")
+    rep.set_defaults(func=_report)
 
     bp = sub.add_parser("bench", help="measure throughput, memory, replay speed and live latency")
     bp.add_argument("--json", action="store_true", help="print one JSON object")
