@@ -91,7 +91,8 @@ def test_segments_give_the_speaker_when_items_carry_none(tmp_path: Path) -> None
     ({"transcripts": [], "items": [{"type": "pronunciation", "alternatives": [{"content": "hi"}],
                                     "start_time": "x", "end_time": "1"}]},
      r"bad.json:results.items\[0\]: field 'start_time': expected seconds as a number, got 'x'"),
-    ({"transcripts": [], "items": [_item("hi", 0, 1)]}, r"expected speaker labels .* got neither"),
+    ({"transcripts": [], "items": [_item("hi", 0, 1)]},
+     r"bad.json:results.items\[0\]: expected a speaker_label or channel_label for the word 'hi', got none"),
 ])
 def test_malformed_documents_say_where_and_what(tmp_path: Path, results: dict[str, Any], message: str) -> None:
     path = tmp_path / "bad.json"
