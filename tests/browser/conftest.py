@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browser_harness import CHROMIUM, SHOTS, WAIT_MS, LoopThread, RealServer, ScriptedServer
+
+from .browser_harness import CHROMIUM, SHOTS, WAIT_MS, LoopThread, RealServer, ScriptedServer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_harness import AGENT_TOKEN, CTI_TOKEN, SUPERVISOR_TOKEN, call, say
 from playwright.sync_api import Page, expect
+
+from .browser_harness import AGENT_TOKEN, CTI_TOKEN, SUPERVISOR_TOKEN, call, say
 
 LISTENING = re.compile(r"serving on (http://127\.0\.0\.1:\d+)/")
 

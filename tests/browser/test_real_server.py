@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser_harness import AGENT2_TOKEN, SUPERVISOR_TOKEN, RealServer, call, say
 from playwright.sync_api import Page, expect
+
+from .browser_harness import AGENT2_TOKEN, SUPERVISOR_TOKEN, RealServer, call, say
 
 
 def open_page(page: Page, url: str) -> None:

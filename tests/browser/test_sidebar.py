@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_harness import WAIT_MS, ScriptedServer, angry, prompt, view
 from playwright.sync_api import Page, expect
+
+from .browser_harness import WAIT_MS, ScriptedServer, angry, prompt, view
 
 ANGRY_SAY = ("Name the feeling first: \"I can hear how frustrating this has been - that shouldn't have "
              "happened.\" Then apologise.")

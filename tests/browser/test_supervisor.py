@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_harness import SUPERVISOR_TOKEN, WAIT_MS, ScriptedServer, prompt, view
 from playwright.sync_api import Page, expect
+
+from .browser_harness import SUPERVISOR_TOKEN, WAIT_MS, ScriptedServer, prompt, view
 
 
 def abuse(pid: str, call_id: str, text: str, t_ms: int = 5000) -> dict[str, Any]:
