@@ -57,20 +57,32 @@ def _replay(args: argparse.Namespace) -> int:
 
     from assist import load_rules
     from assist.core.events import event_time
-    from assist.replay import Problem, replay
+    from assist.replay import Problem, Step, replay
     from assist.timeline import Timeline
 
     rules = load_rules(args.rules)
     timeline = None if args.json else Timeline()
     problems = 0
     previous_t: int | None = None
+    recorded: list[Step | Problem] | None = [] if args.html else None  # for --html, written at the end
+
+    def write_html_out() -> None:
+        if args.html and recorded is not None:
+            from assist.html_report import write_html
+
+            write_html(args.html, recorded, title="assist replay: " + ", ".join(map(str, args.paths)))
+            print(f"wrote {args.html}", file=sys.stderr)
+
     for item in replay(args.paths, rules, fmt=args.format, lang=args.lang,
                        agent_channel=args.agent_channel, agent_speaker=args.agent_speaker):
+        if recorded is not None:
+            recorded.append(item)
         if isinstance(item, Problem):
             problems += 1
             print(f"error: {item.message}", file=sys.stderr)
             if args.strict:
                 print("stopped at the first error (--strict)", file=sys.stderr)
+                write_html_out()
                 return 1
             continue
         if args.speed > 0:
@@ -85,6 +97,7 @@ def _replay(args: argparse.Namespace) -> int:
                 print(json.dumps(out.to_dict(), ensure_ascii=False))
         if args.speed > 0:
             sys.stdout.flush()
+    write_html_out()
     if problems:
         print(f"{problems} problem(s) in the input; every other event was replayed", file=sys.stderr)
     return 1 if problems else 0
@@ -152,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--agent-speaker", metavar="SPK",
                     help="which diarized speaker is the agent (spk_1 or 1, or a caption voice name)")
     rp.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    rp.add_argument("--html", metavar="OUT", help="also write the run as a self-contained HTML page to OUT")
     rp.set_defaults(func=_replay)
 
     rep = sub.add_parser("report", help="replay calls and show, per rule, how often prompts were raised, "
