@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from assist.core.events import json_problem
 from assist.formats import Format, Item, ReadOptions
 
 
@@ -14,7 +15,7 @@ def _sniff(head: str) -> bool:
         return False
     try:
         obj = json.loads(first)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not only JSONDecodeError: huge ints, deep nesting
         return '"type"' in first
     return isinstance(obj, dict) and "type" in obj
 
@@ -26,8 +27,8 @@ def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
         where = f"{source}:{n}"
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Item(where, problem=f"expected a JSON object, got invalid JSON ({exc.msg} at column {exc.colno})")
+        except (ValueError, RecursionError) as exc:
+            yield Item(where, problem=f"expected a JSON object, got {json_problem(exc)}")
             continue
         if isinstance(obj, dict) and obj.get("type") == "call.start" and opts.lang and "lang" not in obj:
             obj["lang"] = opts.lang

@@ -35,6 +35,14 @@ class _Turn:
     start_ms: int | None
 
 
+def _speaker(label: str) -> str:
+    """The speaker a matched label names; re.IGNORECASE also matches 'ſ' for 's' or 'K' for 'k'."""
+    found = _SPEAKER.get(label.lower())
+    if found is None:
+        found = next(v for k, v in _SPEAKER.items() if re.fullmatch(re.escape(k), label, re.IGNORECASE))
+    return found
+
+
 def _ts_ms(ts: str) -> int:
     parts = [float(p) for p in ts.split(":")]
     seconds = 0.0
@@ -69,7 +77,7 @@ def _turns(content: str, source: str) -> Iterator[_Turn | Item]:
         if current is not None:
             yield current
         ts = m.group("ts")
-        current = _Turn(f"{source}:{n}", _SPEAKER[m.group("label").lower()], m.group("text").strip(),
+        current = _Turn(f"{source}:{n}", _speaker(m.group("label")), m.group("text").strip(),
                         _ts_ms(ts) if ts else None)
     if current is not None:
         yield current
