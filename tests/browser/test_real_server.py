@@ -54,6 +54,7 @@ def test_sidebar_shows_prompt_dismisses_it_and_renders_chinese(page: Page, real:
     expect(page.get_by_test_id("summary")).to_be_visible()
     expect(page.get_by_test_id("call-id")).to_have_text("No call in progress")
     expect(page.locator("[data-item=acknowledged_emotion]")).to_contain_text("Missed")
+    expect(page.get_by_test_id("prompt")).to_have_count(0)  # the ended call's prompts faded out
     shot(page, "summary")
 
     real.ingest(*call("zh-1", "a7", "zh-CN",
