@@ -49,7 +49,7 @@ def test_multichannel_words(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     assert [(u["speaker"], u["text"]) for u in utterances(path, agent_channel="1")] == [
         ("customer", "Refund please."), ("agent", "Company policy.")]
-    with pytest.raises(FormatError, match="expected --agent-channel .*found channels ch_0, ch_1"):
+    with pytest.raises(FormatError, match=r"expected --agent-channel .*found channels ch_0, ch_1"):
         utterances(path)
 
 

@@ -41,7 +41,8 @@ def test_sample_call_id_agent_partials_and_string_seconds() -> None:
     partial = next(u for u in utts if not u["final"])
     final = next(u for u in finals if u["utterance_id"] == partial["utterance_id"])
     assert final["text"].startswith(partial["text"]) and final["start_ms"] == partial["start_ms"]
-    assert (finals[0]["speaker"], finals[0]["text"], finals[0]["start_ms"]) == ("agent", "您好，这里是华通宽带，我是小王。", 800)
+    first = (finals[0]["speaker"], finals[0]["text"], finals[0]["start_ms"])
+    assert first == ("agent", "您好，这里是华通宽带，我是小王。", 800)
     assert finals[1]["speaker"] == "customer"
 
 

@@ -71,7 +71,7 @@ def test_channel_labels_in_the_older_layout(tmp_path: Path) -> None:
     utts = [e for e in read(path, agent_channel="1") if e["type"] == "utterance"]
     assert [(u["speaker"], u["text"], u["start_ms"], u["end_ms"]) for u in utts] == [
         ("customer", "This is ridiculous.", 500, 1400), ("agent", "It's company policy.", 2000, 3000)]
-    with pytest.raises(FormatError, match="expected --agent-channel .*found channels ch_0, ch_1"):
+    with pytest.raises(FormatError, match=r"expected --agent-channel .*found channels ch_0, ch_1"):
         read(path)
 
 

@@ -65,7 +65,7 @@ def test_json_array_of_wrapped_events_with_speaker_partitioning(tmp_path: Path) 
     utts = utterances(path, agent_speaker="spk_1")
     assert [(u["speaker"], u["final"], u["utterance_id"]) for u in utts] == [
         ("customer", False, "r1"), ("customer", True, "r1"), ("agent", True, "r2")]
-    with pytest.raises(FormatError, match="expected --agent-speaker .*found speakers spk_0, spk_1"):
+    with pytest.raises(FormatError, match=r"expected --agent-speaker .*found speakers spk_0, spk_1"):
         items(path)
 
 
