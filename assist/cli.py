@@ -79,7 +79,8 @@ def _replay(args: argparse.Namespace) -> int:
             recorded.append(item)
         if isinstance(item, Problem):
             problems += 1
-            print(f"error: {item.message}", file=sys.stderr)
+            where = "" if item.message.startswith(item.where) else f"{item.where}: "  # a bad line says which
+            print(f"error: {where}{item.message}", file=sys.stderr)
             if args.strict:
                 print("stopped at the first error (--strict)", file=sys.stderr)
                 write_html_out()

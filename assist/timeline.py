@@ -16,9 +16,9 @@ _MARK = {"urgent": "!!", "warn": "!", "info": "i"}
 
 
 class Timeline:
-    def __init__(self, out: TextIO = sys.stdout, colour: bool | None = None):
-        self.out = out
-        self.colour = (out.isatty() and "NO_COLOR" not in os.environ) if colour is None else colour
+    def __init__(self, out: TextIO | None = None, colour: bool | None = None):
+        self.out = sys.stdout if out is None else out  # looked up now: sys.stdout may have been replaced
+        self.colour = (self.out.isatty() and "NO_COLOR" not in os.environ) if colour is None else colour
         self._starts: dict[str, int] = {}
         self.problems = 0
 
