@@ -61,7 +61,7 @@ margin-right:6px}
 .mark.cls{color:#37474f;font-weight:600}.mark.fault{color:var(--urgent)}
 .chart{margin:14px 0 6px}.chart h3,.summary h3{font-size:14px;margin:0 0 4px}
 .legend span{display:inline-block;margin-right:14px;font-size:13px}
-.legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+.legend .sw{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px}
 .summary table{border-collapse:collapse;font-size:13px;margin:4px 0 8px}
 .summary td,.summary th{border:1px solid var(--line);padding:3px 8px;text-align:left}
 .yes{color:var(--ok);font-weight:600}.no{color:var(--urgent);font-weight:600}.na{color:var(--muted)}
@@ -138,8 +138,12 @@ def _collect(calls: dict[str, _Call], step: Step) -> None:
 def _problems(problems: list[Problem]) -> str:
     if not problems:
         return ""
-    items = "".join(f"<li>{escape(p.message)}</li>" for p in problems)
-    return f'<div class="problems"><b>{len(problems)} problem(s) in the input</b><ul>{items}</ul></div>'
+    items = "".join(f"<li>{escape(_problem_text(p))}</li>" for p in problems)
+    return f'<div class="problems"><strong>{len(problems)} problem(s) in the input</strong><ul>{items}</ul></div>'
+
+
+def _problem_text(p: Problem) -> str:
+    return p.message if p.message.startswith(p.where) else f"{p.where}: {p.message}"
 
 
 def _call(c: _Call) -> str:
@@ -252,8 +256,8 @@ def _chart(c: _Call, end: int) -> str:
     parts.append(f'<text x="{left}" y="{h - 6}" font-size="10" fill="#5f6368">00:00</text>'
                  f'<text x="{w - 10}" y="{h - 6}" font-size="10" text-anchor="end" fill="#5f6368">'
                  f"{_clock(span)}</text>")
-    legend = "".join(f'<span><i style="background:{_PALETTE[i % len(_PALETTE)]}"></i>{escape(n)}</span>'
-                     for i, n in enumerate(types))
+    legend = "".join(f'<span><span class="sw" style="background:{_PALETTE[i % len(_PALETTE)]}"></span>'
+                     f"{escape(n)}</span>" for i, n in enumerate(types))
     return (f'<div class="chart"><h3>customer type scores over the call</h3><div class="note">at each change '
             "of the top type and at call end</div>"
             f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="customer type scores">'
@@ -271,7 +275,7 @@ def _summary(c: _Call) -> str:
     checks = " · ".join(
         f'{escape(item)}: <span class="{_check_class(v)}">{_check_text(v)}</span>' for item, v in s.checklist.items())
     return (f'<div class="summary"><h3>summary</h3><div>{s.utterances} utterances · top type '
-            f"<b>{escape(s.top or 'none')}</b> · {sum(s.prompts.values())} prompt(s), "
+            f"<strong>{escape(s.top or 'none')}</strong> · {sum(s.prompts.values())} prompt(s), "
             f"{sum(s.resolved.values())} resolved</div>{table}<div>checklist: {checks or '-'}</div></div>")
 
 
