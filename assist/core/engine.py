@@ -225,7 +225,8 @@ class Engine:
         crossed: list[str] = []
         if u.speaker == "customer":
             state.run_words += words
-            state.agent_run_words = 0
+            if words > self.rules.settings.backchannel_words:
+                state.agent_run_words = 0  # the customer took the floor; "mm-hmm" does not
             crossed = self._classify(state, turn, out)
         else:
             state.agent_run_words += words

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from assist.core.engine import Engine
 from assist.core.outputs import Prompt
+from assist.formats.text import estimate_ms
 from assist.rulepack.compile import CompiledRules
 from assist.rulepack.load import RulePack
 from assist.rulepack.schema import Case, Turn
@@ -33,7 +34,8 @@ class CaseResult:
 
 
 def dialogue_events(call_id: str, lang: str, turns: Sequence[Turn]) -> list[dict[str, object]]:
-    """A case's turns as native events: utterances with plausible (or given) times, silences as ticks."""
+    """A case's turns as native events: utterances at a natural speaking rate (or given times), silences
+    as ticks."""
     events: list[dict[str, object]] = [{"type": "call.start", "call_id": call_id, "lang": lang, "t_ms": 0}]
     t = 0
     for turn in turns:
@@ -42,7 +44,7 @@ def dialogue_events(call_id: str, lang: str, turns: Sequence[Turn]) -> list[dict
             events.append({"type": "tick", "call_id": call_id, "t_ms": t})
             continue
         start = turn.start_ms if turn.start_ms is not None else t + TURN_GAP_MS
-        end = turn.end_ms if turn.end_ms is not None else start + 60 * len(turn.text)
+        end = turn.end_ms if turn.end_ms is not None else start + estimate_ms(turn.text)
         t = max(t, end)
         events.append({"type": "utterance", "call_id": call_id, "speaker": turn.speaker, "text": turn.text,
                        "start_ms": start, "end_ms": end, "final": True})
