@@ -133,7 +133,5 @@ def test_customer_cues_are_not_heard_from_the_agent(rules):
     assert "apology" not in cue_names(rules, "customer", "Sorry, I didn't catch that.")
 
 
-@pytest.mark.xfail(strict=True, reason="lexicon: 'i can' (alternative) matches inside 'nothing i can do' "
-                   "(powerless), so a bare policy answer with a powerless line raises no avoid-policy")
 def test_a_powerless_line_is_not_an_alternative(rules):
     assert "alternative" not in cue_names(rules, "agent", "It's company policy, there's nothing I can do.")
