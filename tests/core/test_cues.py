@@ -51,7 +51,9 @@ def test_words_in_quotation_marks_are_reported_speech(rules, text):
 
 
 def test_a_quoted_line_from_the_customer_does_not_make_the_agent_blame(rules):
-    assert cue_names(rules, "agent", 'Sorry, when you say "calm down", who said that to you?') == {"apology"}
+    names = cue_names(rules, "agent", 'Sorry, when you say "calm down", who said that to you?')
+    assert "blame" not in names
+    assert "apology" in names
 
 
 @pytest.mark.parametrize("traditional", ["這也太離譜了", "我受夠了", "太過分了"])
