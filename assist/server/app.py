@@ -30,6 +30,7 @@ from websockets.http11 import Request, Response
 
 from assist.core.engine import Engine
 from assist.rulepack.compile import CompiledRules
+from assist.server.calllog import CallLog, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
 from assist.server.hub import Hub
@@ -39,6 +40,7 @@ from assist.server.outbox import HIGH, Outbox
 log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
 CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
+PURGE_EVERY_S = 3600.0
 
 
 class RateLimit:
@@ -76,8 +78,11 @@ class AssistServer:
         self.config = config
         self.metrics = Metrics()
         self.engine = Engine(rules, max_calls=config.limits.max_calls)
+        self.calllog = CallLog(config.log.path, sync=config.log.sync) if config.log.path else None
+        self.commits = GroupCommit(self.calllog) if self.calllog is not None else None
         self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
-                       metrics=self.metrics)
+                       metrics=self.metrics, journal=self.calllog)
+        self.recovered: dict[str, float] = {"calls": 0, "events": 0, "seconds": 0.0}
         self.gate = Gate(config.tokens, config.allowed_origins)
         self.static_dir = static_dir
         self.started = time.monotonic()
@@ -86,9 +91,24 @@ class AssistServer:
         self._counts = {"cti": 0, "agent": 0, "supervisor": 0}
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._purger: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
+    def recover(self) -> dict[str, float]:
+        """Rebuild the calls that were open in the call log when the previous process stopped."""
+        if self.calllog is None:
+            return self.recovered
+        started = time.perf_counter()
+        calls = self.calllog.open_calls()
+        events = sum(self.hub.restore(call) for call in calls)
+        self.recovered = {"calls": len(calls), "events": events,
+                          "seconds": round(time.perf_counter() - started, 3)}
+        if calls:
+            log.info(json.dumps({"event": "recovered", **self.recovered}))
+        return self.recovered
+
     async def start(self) -> None:
+        self.recover()  # before the first connection: a reconnecting sidebar sees the rebuilt calls
         ssl_context = None
         if self.config.certfile and self.config.keyfile:
             ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -100,17 +120,24 @@ class AssistServer:
         self.port = self._server.sockets[0].getsockname()[1]
         gc.freeze()  # rules and engine tables live forever: keep them out of every full collection
         self._ticker = asyncio.create_task(self._tick_forever())
+        if self.config.log.path and self.config.log.retention_days:
+            self._purger = asyncio.create_task(self._purge_forever(self.config.log.path,
+                                                                   self.config.log.retention_days))
         log.info(json.dumps({"event": "listening", "host": self.config.host, "port": self.port,
                              "tls": ssl_context is not None}))
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        """Stop serving. Open calls stay open in the call log: the next start rebuilds them."""
+        for task in (self._ticker, self._purger):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.calllog is not None:
+            self.calllog.close()
         self.engine.close()
 
     async def serve_forever(self) -> None:
@@ -148,6 +175,18 @@ class AssistServer:
             except Exception:  # a failing tick must not stop the clock for every other call
                 log.exception(json.dumps({"event": "tick_failed"}))
             part = (part + 1) % TICK_PARTS
+
+    @staticmethod
+    async def _purge_forever(path: str, days: float) -> None:
+        while True:
+            try:
+                gone = await asyncio.to_thread(purge_file, path, days)
+            except Exception:  # retention must never take the server down
+                log.exception(json.dumps({"event": "purge_failed"}))
+            else:
+                if gone:
+                    log.info(json.dumps({"event": "purged", "calls": gone, "older_than_days": days}))
+            await asyncio.sleep(PURGE_EVERY_S)
 
     # -- handshake ----------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -189,7 +228,10 @@ class AssistServer:
         refused_in_row = 0
         async for message in connection:
             stamp = time.perf_counter()
-            for reply in self._ingest_message(message, stamp, limit):
+            replies = self._ingest_message(message, stamp, limit)
+            if self.commits is not None:
+                await self.commits.durable()  # an ack promises the event is in the call log
+            for reply in replies:
                 if reply.get("code") == "rate_limited":
                     refused_in_row += 1
                 else:
@@ -233,7 +275,7 @@ class AssistServer:
         pump = asyncio.create_task(self._pump(box, connection))
         try:
             async for message in connection:
-                self._inbound(box, who, message)
+                await self._inbound(box, who, message)
         finally:
             pump.cancel()
             self.hub.leave(box, who.agent_id)
@@ -243,7 +285,7 @@ class AssistServer:
         with contextlib.suppress(ConnectionClosed):
             await box.pump(connection.send)
 
-    def _inbound(self, box: Outbox, who: Identity, message: str | bytes) -> None:
+    async def _inbound(self, box: Outbox, who: Identity, message: str | bytes) -> None:
         try:
             obj = json.loads(message)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -256,6 +298,10 @@ class AssistServer:
             box.put(json.dumps(err, ensure_ascii=False), HIGH)
             return
         assert who.agent_id is not None
-        reply = self.hub.feedback(who.agent_id, obj)
-        if reply is not None:
+        reply, broadcast = self.hub.take_feedback(who.agent_id, obj)
+        if self.commits is not None:
+            await self.commits.durable()  # the answer promises the feedback is in the call log
+        if broadcast:
+            self.hub.deliver_feedback(who.agent_id, reply)
+        else:
             box.put(json.dumps(reply, ensure_ascii=False), HIGH)

@@ -1,4 +1,5 @@
-"""`assist serve` and `assist demo` subcommands (registered into the main CLI)."""
+"""`assist serve`, `assist demo`, and the call log's `assist export` / `assist purge` (registered into
+the main CLI)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, host=args.host, port=args.port, certfile=args.certfile,
                          keyfile=args.keyfile)
+    if args.log is not None:
+        config.log.path = args.log
+    if args.log_sync is not None:
+        config.log.sync = args.log_sync
+    if args.retention_days is not None:
+        config.log.retention_days = args.retention_days
     rules = load_rules(args.rules)
     tokens = config.tokens
     if not (tokens.cti or tokens.supervisor or tokens.agents):
@@ -32,6 +39,10 @@ def _serve(args: argparse.Namespace) -> int:
         async with AssistServer(config, rules) as server:
             agents = len(tokens.agents)
             print(f"assist: serving on {server.url('/')} ({agents} agent token(s))", file=sys.stderr)
+            if config.log.path:
+                calls = int(server.recovered["calls"])
+                print(f"assist: call log {config.log.path} ({calls} open call(s) rebuilt in "
+                      f"{server.recovered['seconds']:.2f} s)", file=sys.stderr)
             await server.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -49,6 +60,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from assist.server.calllog import export_jsonl
+
+    text = export_jsonl(args.log, args.call_id)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from assist.server.calllog import purge_file
+
+    gone = purge_file(args.log, args.older_than_days)
+    print(f"{gone} ended call(s) older than {args.older_than_days:g} day(s) purged; open calls kept")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the server's subcommands to the `assist` parser."""
     from assist import DEFAULT_RULES
@@ -61,6 +91,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--config", help="YAML or JSON settings file (tokens, limits, origins, TLS)")
     serve.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile serves https/wss")
     serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    serve.add_argument("--log", metavar="PATH", help="durable call log (SQLite, WAL): every accepted event and "
+                       "output, written before the ack; open calls are rebuilt from it on start (default: off)")
+    serve.add_argument("--log-sync", choices=["normal", "full"],
+                       help="normal (default): survives the process dying; full: also power loss (slower)")
+    serve.add_argument("--retention-days", type=float, metavar="N",
+                       help="purge calls that ended more than N days ago (at start, then hourly)")
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="serve and stream an example call at real speed; "
@@ -71,3 +107,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--speed", type=float, default=1.0, help="2 plays twice as fast")
     demo.add_argument("--file", default=str(DEFAULT_CALL), help="native JSON Lines call to stream")
     demo.set_defaults(func=_demo)
+
+    export = sub.add_parser("export", help="write a logged call's events as native JSON Lines "
+                                           "(what `assist replay` reads)")
+    export.add_argument("call_id", metavar="CALL_ID")
+    export.add_argument("--log", required=True, metavar="PATH", help="the call log of `assist serve --log`")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    export.set_defaults(func=_export)
+
+    purge = sub.add_parser("purge", help="delete ended calls older than N days from a call log "
+                                         "(never open calls; safe while the server runs)")
+    purge.add_argument("--log", required=True, metavar="PATH")
+    purge.add_argument("--older-than-days", type=float, required=True, metavar="N")
+    purge.set_defaults(func=_purge)

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -55,6 +55,16 @@ class Limits(BaseModel):
     queue_size: int = Field(default=256, ge=4)  # messages waiting for one sidebar/supervisor socket
 
 
+class CallLogSettings(BaseModel):
+    """The durable call log (off unless a path is given; see README "Delivery guarantee")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None   # SQLite file (WAL mode); created if missing
+    sync: Literal["normal", "full"] = "normal"  # full: also survive power loss (an fsync per commit)
+    retention_days: float | None = Field(default=None, gt=0)  # ended calls older than this are purged
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +77,7 @@ class ServerConfig(BaseModel):
     certfile: str | None = None
     keyfile: str | None = None
     allowed_origins: list[str] = Field(default_factory=list)  # besides the server's own origin
+    log: CallLogSettings = Field(default_factory=CallLogSettings)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:

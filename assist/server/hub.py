@@ -2,7 +2,9 @@
 routes outputs to the right agent's sidebars and to supervisors.
 
 Everything here runs on the server's event-loop thread (the engine is not thread-safe) and never
-awaits: a slow socket only ever fills its own bounded Outbox.
+awaits: a slow socket only ever fills its own bounded Outbox. With a call log (`journal`), every
+accepted event and every output is buffered into it as it happens; the server commits the buffer
+before it sends the acks.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assist.core.engine import Engine
-from assist.core.events import CallStart, Tick, describe, event_time, parse_event
+from assist.core.events import AnyEvent, CallEnd, CallStart, Tick, Utterance, describe, event_time, parse_event
+from assist.core.events import Feedback as FeedbackEvent
 from assist.core.outputs import Output
 from assist.errors import CapacityError, EventError
+from assist.server.calllog import CallLog, OpenCall
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, NORMAL, Outbox, rank_of
 
@@ -41,6 +45,7 @@ class LiveCall:
     last_wall: float    # monotonic time that event arrived
     lang: str | None = None
     seqs: set[int] = field(default_factory=set)
+    uids: set[str] = field(default_factory=set)  # utterance ids accepted
     prompts: dict[str, dict[str, Any]] = field(default_factory=dict)  # open prompts by id
     classification: dict[str, Any] | None = None
 
@@ -68,14 +73,15 @@ class Hub:
     """Call registry and router. `clock` is monotonic seconds (injectable for tests)."""
 
     def __init__(self, engine: Engine, *, max_calls: int, queue_size: int, metrics: Metrics,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, journal: CallLog | None = None):
         self.engine = engine
+        self.journal = journal
         self.max_calls = max_calls
         self.queue_size = queue_size
         self.metrics = metrics
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
-        self.ended: OrderedDict[str, set[int]] = OrderedDict()
+        self.ended: OrderedDict[str, tuple[set[int], set[str]]] = OrderedDict()  # call → seqs, uids
         # prompt id → (call id, rule, agent id)
         self.prompt_calls: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
         self.agents: dict[str, set[Outbox]] = {}
@@ -115,7 +121,7 @@ class Hub:
             return self._refused(event_error(exc, seq, call_id))
         seq, call_id = ev.seq, ev.call_id
         live = self.calls.get(call_id)
-        if seq is not None and seq in (live.seqs if live else self.ended.get(call_id, ())):
+        if self._seen(live, ev):
             self.metrics.events_in.labels("duplicate").inc()
             return {"type": "ack", "seq": seq, "call_id": call_id, "duplicate": True}
         if live is None and call_id in self.ended and not isinstance(ev, CallStart):
@@ -138,24 +144,85 @@ class Hub:
             return self._refused(event_error(fault, seq, call_id, "internal"))
         now = self.clock()
         state = self.engine.call(call_id)
-        if isinstance(ev, CallStart):
-            self.ended.pop(call_id, None)
-            live = self.calls[call_id] = LiveCall(call_id, ev.agent_id, ev.t_ms, now)
-        assert live is not None
-        if state is not None:
-            live.lang = state.lang
+        live = self._apply(live, ev, state is not None, now)
+        if self.journal is not None:
+            if isinstance(ev, CallStart):
+                self.journal.opened(call_id, ev.agent_id)
+            self.journal.inbound(call_id, ev.type, seq, getattr(ev, "utterance_id", None),
+                                 json.dumps(obj, ensure_ascii=False))
         if isinstance(ev, CallStart):
             self._announce(live, "started")
             self.metrics.open_calls.set(len(self.calls))
-        if seq is not None and len(live.seqs) < MAX_SEQS_PER_CALL:
-            live.seqs.add(seq)
-        live.last_t_ms = max(live.last_t_ms, event_time(ev))
-        live.last_wall = now
         self._route(live, outputs, stamp)
         if state is None:  # call.end
             self._close(live, "ended")
         self.metrics.events_in.labels("accepted").inc()
         return {"type": "ack", "seq": seq, "call_id": call_id}
+
+    def _seen(self, live: LiveCall | None, ev: AnyEvent) -> bool:
+        """Was this event (by seq, or an utterance by utterance_id) accepted before, also by a
+        process that ran before this one on the same call log?"""
+        uid = ev.utterance_id if isinstance(ev, Utterance) else None
+        if ev.seq is None and uid is None:
+            return False
+        if live is not None:
+            seqs, uids = live.seqs, live.uids
+        else:
+            if ev.call_id not in self.ended and self.journal is not None:
+                found = self.journal.accepted(ev.call_id)
+                if found is not None:
+                    self._remember_ended(ev.call_id, *found)
+            seqs, uids = self.ended.get(ev.call_id, (set(), set()))
+        return (ev.seq is not None and ev.seq in seqs) or (uid is not None and uid in uids)
+
+    def _apply(self, live: LiveCall | None, ev: AnyEvent, still_open: bool, now: float) -> LiveCall:
+        """Update the hub's view of a call after the engine accepted `ev` (live or in recovery)."""
+        if isinstance(ev, CallStart):
+            self.ended.pop(ev.call_id, None)
+            live = self.calls[ev.call_id] = LiveCall(ev.call_id, ev.agent_id, ev.t_ms, now)
+        assert live is not None
+        state = self.engine.call(ev.call_id) if still_open else None
+        if state is not None:
+            live.lang = state.lang
+        if ev.seq is not None and len(live.seqs) < MAX_SEQS_PER_CALL:
+            live.seqs.add(ev.seq)
+        if isinstance(ev, Utterance) and ev.utterance_id is not None and len(live.uids) < MAX_SEQS_PER_CALL:
+            live.uids.add(ev.utterance_id)
+        if not isinstance(ev, (Tick, FeedbackEvent)):  # the live clock runs from the CTI's events only
+            live.last_t_ms = max(live.last_t_ms, event_time(ev))
+            live.last_wall = now
+        return live
+
+    def restore(self, call: OpenCall) -> int:
+        """Rebuild a call that was open when the previous process died: its logged inbound events go
+        through the engine again (event time makes this exact) and the hub's view follows the
+        outputs; nothing is sent and nothing is logged again. Returns the events applied."""
+        live = self.calls.get(call.call_id)
+        applied = 0
+        for obj in call.events:
+            ev = parse_event(obj)
+            try:
+                outputs = self.engine.feed(ev)
+            except Exception:  # refused then as now: it was logged only if accepted, so this is a bug
+                log.exception(json.dumps({"event": "restore_failed", "call_id": call.call_id, "seq": ev.seq}))
+                continue
+            still_open = self.engine.call(call.call_id) is not None
+            live = self._apply(live, ev, still_open, self.clock())
+            for out in outputs:
+                self._note(live, out.to_dict())
+            if ev.type == "feedback" and obj.get("action") in ("ack", "dismiss"):
+                live.prompts.pop(str(obj.get("prompt_id")), None)
+            applied += 1
+            if not still_open:
+                self.calls.pop(call.call_id, None)
+                self._remember_ended(call.call_id, live.seqs, live.uids)
+        self.metrics.open_calls.set(len(self.calls))
+        return applied
+
+    def _remember_ended(self, call_id: str, seqs: set[int], uids: set[str]) -> None:
+        self.ended[call_id] = (seqs, uids)
+        while len(self.ended) > REMEMBER_ENDED:
+            self.ended.popitem(last=False)
 
     def _refused(self, reply: Reply) -> Reply:
         self.metrics.events_in.labels("error").inc()
@@ -176,23 +243,34 @@ class Hub:
             idle = now - live.last_wall
             t_ms = live.last_t_ms + int(idle * 1000)
             if idle > idle_timeout_s:
-                self._route(live, self.engine.end_call(live.call_id, t_ms), None)
-                self._close(live, "idle")
+                self._end_without_event(live, t_ms, "idle")
                 continue
-            self._route(live, self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id,
-                                                                    t_ms=t_ms, seq=None)), None)
+            outputs = self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id, t_ms=t_ms,
+                                                            seq=None))
+            if outputs and self.journal is not None:  # it changed the call: recovery must see it too
+                self.journal.inbound(live.call_id, "tick", None, None, json.dumps(
+                    {"type": "tick", "call_id": live.call_id, "t_ms": t_ms}, ensure_ascii=False))
+            self._route(live, outputs, None)
 
     def close_all(self, reason: str = "shutdown") -> None:
         for live in list(self.calls.values()):
-            self._route(live, self.engine.end_call(live.call_id, live.last_t_ms), None)
-            self._close(live, reason)
+            self._end_without_event(live, live.last_t_ms, reason)
+
+    def _end_without_event(self, live: LiveCall, t_ms: int, reason: str) -> None:
+        """Close a call the CTI never ended; the log gets the call.end it would have sent."""
+        if self.journal is not None:
+            self.journal.inbound(live.call_id, "call.end", None, None, json.dumps(
+                CallEnd(type="call.end", call_id=live.call_id, t_ms=t_ms).model_dump(exclude_none=True)
+                | {"reason": reason}, ensure_ascii=False))
+        self._route(live, self.engine.end_call(live.call_id, t_ms), None)
+        self._close(live, reason)
 
     # -- routing ------------------------------------------------------------------------------------
     def _close(self, live: LiveCall, reason: str) -> None:
         self.calls.pop(live.call_id, None)
-        self.ended[live.call_id] = live.seqs
-        while len(self.ended) > REMEMBER_ENDED:
-            self.ended.popitem(last=False)
+        self._remember_ended(live.call_id, live.seqs, live.uids)
+        if self.journal is not None:
+            self.journal.closed(live.call_id, reason)
         self._announce(live, "ended", reason)
         self.metrics.open_calls.set(len(self.calls))
 
@@ -207,18 +285,26 @@ class Hub:
         for out in outputs:
             msg = out.to_dict()
             kind = msg["kind"]
+            self._note(live, msg)
             if kind == "prompt":
-                live.prompts[msg["id"]] = msg
-                self.prompt_calls[msg["id"]] = (live.call_id, msg["rule"], live.agent_id)
-                if len(self.prompt_calls) > REMEMBER_PROMPTS:
-                    self.prompt_calls.popitem(last=False)
                 self.metrics.prompts_out.inc()
-            elif kind in ("resolved", "expired"):
-                live.prompts.pop(msg["id"], None)
-            elif kind == "classification":
-                live.classification = msg
-            self._deliver(live.agent_id, json.dumps(msg, ensure_ascii=False), rank_of(msg),
-                          stamp if kind == "prompt" else None)
+            text = json.dumps(msg, ensure_ascii=False)
+            if self.journal is not None:
+                self.journal.outbound(live.call_id, kind, text)
+            self._deliver(live.agent_id, text, rank_of(msg), stamp if kind == "prompt" else None)
+
+    def _note(self, live: LiveCall, msg: dict[str, Any]) -> None:
+        """Keep the call's view (open prompts, classification) in step with an output."""
+        kind = msg["kind"]
+        if kind == "prompt":
+            live.prompts[msg["id"]] = msg
+            self.prompt_calls[msg["id"]] = (live.call_id, msg["rule"], live.agent_id)
+            if len(self.prompt_calls) > REMEMBER_PROMPTS:
+                self.prompt_calls.popitem(last=False)
+        elif kind in ("resolved", "expired"):
+            live.prompts.pop(msg["id"], None)
+        elif kind == "classification":
+            live.classification = msg
 
     def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
         boxes = self.agents.get(agent_id, ()) if agent_id is not None else ()
@@ -232,25 +318,56 @@ class Hub:
     def feedback(self, agent_id: str, obj: Any) -> Reply | None:
         """Apply a sidebar's feedback. Returns an error for the sender, or None when the answer
         was delivered (to every sidebar of the agent for ack/dismiss, else to the sender's box)."""
+        reply, broadcast = self.take_feedback(agent_id, obj)
+        if broadcast:
+            self.deliver_feedback(agent_id, reply)
+            return None
+        return reply
+
+    def take_feedback(self, agent_id: str, obj: Any) -> tuple[Reply, bool]:
+        """Validate and apply a sidebar's feedback: count it, feed it to the engine as a `feedback`
+        event (so the call's state and summary include it) and log it. Returns the answer (or an
+        error) and whether it goes to every sidebar of the agent (ack/dismiss) instead of the sender."""
         try:
             fb = Feedback.model_validate(obj)
         except ValidationError as exc:
             first = exc.errors()[0]
             field_ = ".".join(str(p) for p in first["loc"])
             return {"kind": "error", "field": field_, "expected": first["msg"],
-                    "got": describe(first.get("input")), "message": f"field '{field_}': {first['msg']}"}
+                    "got": describe(first.get("input")), "message": f"field '{field_}': {first['msg']}"}, False
         owner = self.prompt_calls.get(fb.id)
         if owner is None or owner[2] != agent_id:  # another agent's prompt is refused like a missing one
             return {"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
-                    "got": describe(fb.id), "message": f"no prompt '{fb.id}' on a call of agent '{agent_id}'"}
+                    "got": describe(fb.id), "message": f"no prompt '{fb.id}' on a call of agent '{agent_id}'"}, False
         call_id, rule, _ = owner
         live = self.calls.get(call_id)
         self.feedback_counts[(rule, fb.action)] += 1
         self.metrics.feedback.labels(rule, fb.action).inc()
         answer = {"kind": "feedback", "call_id": call_id, "id": fb.id, "rule": rule, "action": fb.action,
                   "ok": True}
+        if live is not None:
+            self._feed_feedback(live, fb)
+        if self.journal is not None:
+            self.journal.outbound(call_id, "feedback", json.dumps(answer, ensure_ascii=False))
         if fb.action in ("ack", "dismiss") and live is not None:
             live.prompts.pop(fb.id, None)
-            self._deliver(agent_id, json.dumps(answer), NORMAL, None)
-            return None
-        return answer
+            return answer, True
+        return answer, False
+
+    def deliver_feedback(self, agent_id: str, answer: Reply) -> None:
+        self._deliver(agent_id, json.dumps(answer, ensure_ascii=False), NORMAL, None)
+
+    def _feed_feedback(self, live: LiveCall, fb: Feedback) -> None:
+        """The engine hears the feedback at the call's live time (its last event time plus the wall
+        time since), like a tick; the event is logged so recovery and export replay it."""
+        t_ms = live.last_t_ms + int((self.clock() - live.last_wall) * 1000)
+        event = {"type": "feedback", "call_id": live.call_id, "prompt_id": fb.id, "action": fb.action,
+                 "t_ms": t_ms}
+        try:
+            outputs = self.engine.feed(FeedbackEvent.model_validate(event))
+        except EventError:  # the engine no longer knows the prompt: counted above, nothing to change
+            log.warning(json.dumps({"event": "feedback_not_applied", "call_id": live.call_id, "id": fb.id}))
+            return
+        if self.journal is not None:
+            self.journal.inbound(live.call_id, "feedback", None, None, json.dumps(event, ensure_ascii=False))
+        self._route(live, outputs, None)
