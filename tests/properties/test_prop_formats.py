@@ -58,7 +58,8 @@ def _read_and_check(path: Path, fmt: str | None) -> None:
     except FormatError as exc:
         assert str(path) in str(exc), str(exc)
         return
-    where = re.compile(re.escape(str(path)) + r":\d+$")
+    # a line number, or for a file holding one JSON array, the element's index: file:[3]
+    where = re.compile(re.escape(str(path)) + r":(?:\d+|\[\d+\])$")
     for item in items:
         assert where.match(item.where), item.where
         assert (item.event is None) != (item.problem is None), item
