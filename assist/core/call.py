@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from assist.core.cues import CueHit
 from assist.core.outputs import Evidence
 
 EVIDENCE_PER_TYPE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the rules are looking at: a final utterance, or a silence (then evidence is the last speech)."""
+
+    t_ms: int
+    evidence: Evidence
+    hits: list[CueHit]
+    present: Counter[str]  # cue → number of distinct phrases heard for it
+    words: int
 
 
 @dataclass(slots=True)

@@ -6,21 +6,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
-from assist.core.call import CallState, OpenPrompt
+from assist.core.call import CallState, OpenPrompt, Turn
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules
 from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, parse_event
-from assist.core.normalize import (
-    TRADITIONAL_LANGS,
-    base_lang,
-    detect_lang,
-    normalize,
-    to_traditional,
-    word_count,
-)
+from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, word_count
 from assist.core.outputs import (
     SEVERITY_RANK,
     Classification,
@@ -32,6 +24,7 @@ from assist.core.outputs import (
     Resolved,
     Summary,
 )
+from assist.core.prompts import compose
 from assist.errors import EventError
 from assist.rulepack.compile import CompiledRule, CompiledRules, done_flag, type_flag
 
@@ -50,29 +43,6 @@ def _prompt_lang(lang: str | None) -> str | None:
     if lang.lower() in TRADITIONAL_LANGS:
         return "zh-Hant"
     return base_lang(lang)
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    """What the rules are looking at: a final utterance, or a silence (then evidence is the last speech)."""
-
-    t_ms: int
-    evidence: Evidence
-    hits: list[CueHit]
-    present: Counter[str]  # cue → number of distinct phrases heard for it
-    words: int
-
-
-class _Heard:
-    """Placeholders for a rule's `why` template."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: dict[str, str]):
-        self.values = values
-
-    def __getitem__(self, key: str) -> str:
-        return self.values.get(key, "")
 
 
 class Engine:
@@ -189,7 +159,7 @@ class Engine:
             facts: dict[str, Any] = {"k": "s", "f_silence_ms": threshold}
             for flag in state.flags:
                 facts["s_" + flag] = 1
-            turn = _Turn(at, state.last_evidence, [], Counter(), 0)
+            turn = Turn(at, state.last_evidence, [], Counter(), 0)
             out.extend(self._expire(state, at))
             out.extend(self._fire(state, facts, turn, could_fire=None))
         return out
@@ -216,7 +186,7 @@ class Engine:
             if speaker in (u.speaker, "any") and _within(bounds.min_words, words, bounds.max_words) \
                     and (bounds.min_gap_ms is None or (other in state.ends and gap >= bounds.min_gap_ms)):
                 hits.append(CueHit(cue, text[:40], 0, 0))
-        turn = _Turn(t, Evidence(u.speaker, u.text, t), hits,
+        turn = Turn(t, Evidence(u.speaker, u.text, t), hits,
                      Counter(cue for cue, _ in {(h.cue, h.text) for h in hits}), words)
 
         out.extend(self._expire(state, t))
@@ -260,7 +230,7 @@ class Engine:
         state.last_evidence = turn.evidence
         return out
 
-    def _could_fire(self, speaker: str, turn: _Turn, features: dict[str, int]) -> int:
+    def _could_fire(self, speaker: str, turn: Turn, features: dict[str, int]) -> int:
         """How many rules read something this utterance has: an upper bound on how many can fire."""
         by_cue = self.rules.cue_rules[speaker]
         rules: set[str] = set()
@@ -269,13 +239,13 @@ class Engine:
         rules.update(rid for name, floor, rid in self.rules.feature_rules[speaker] if features[name] >= floor)
         return len(rules)
 
-    def _may_fire(self, speaker: str, turn: _Turn, features: dict[str, int]) -> bool:
+    def _may_fire(self, speaker: str, turn: Turn, features: dict[str, int]) -> bool:
         """Necessary, not sufficient: some rule of this speaker reads one of these cues or features."""
         if not self.rules.trigger_cues[speaker].isdisjoint(turn.present):
             return True
         return any(features[k] >= v for k, v in self.rules.trigger_features[speaker].items())
 
-    def _update_flags(self, state: CallState, speaker: str, turn: _Turn) -> None:
+    def _update_flags(self, state: CallState, speaker: str, turn: Turn) -> None:
         heard = turn.present.keys()
         touched = {name for cue in heard for name in self.rules.state_index.get(cue, ())}
         for name in touched:
@@ -286,7 +256,7 @@ class Engine:
             elif name in state.flags and any(combo <= heard for combo in rule.cleared_by.get(speaker, ())):
                 del state.flags[name]
 
-    def _classify(self, state: CallState, turn: _Turn, out: list[Output]) -> list[str]:
+    def _classify(self, state: CallState, turn: Turn, out: list[Output]) -> list[str]:
         """Raise type scores from this customer turn's cues; return the types that just crossed."""
         crossed: list[str] = []
         ev = turn.evidence
@@ -331,7 +301,7 @@ class Engine:
         return {t: round(s, 2) for t, s in sorted(state.scores.items(), key=lambda kv: (-kv[1], kv[0]))}
 
     # -- prompts --------------------------------------------------------------------------------------
-    def _fire(self, state: CallState, facts: dict[str, Any], turn: _Turn, *,
+    def _fire(self, state: CallState, facts: dict[str, Any], turn: Turn, *,
               type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
         t = turn.t_ms
         result = self._runner.evaluate(state.call_id, facts, could_fire)
@@ -361,38 +331,21 @@ class Engine:
         out.append(Expired(state.call_id, t, weakest.id, weakest.rule, "superseded"))
         return True
 
-    def _open_prompt(self, state: CallState, rule: CompiledRule, turn: _Turn, type_id: str | None) -> Prompt:
-        t, ev = turn.t_ms, turn.evidence
+    def _open_prompt(self, state: CallState, rule: CompiledRule, turn: Turn, type_id: str | None) -> Prompt:
+        t = turn.t_ms
         state.next_prompt += 1
         pid = f"{state.call_id}:{state.next_prompt}"
         state.open[rule.id] = OpenPrompt(pid, rule.id, t, rule.severity)
         state.last_fired[rule.id] = t
         state.prompts[rule.id] += 1
         state.prompt_rules[pid] = rule.id
-        lang = state.lang or self.rules.languages[0]
-        say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or next(iter(rule.say.values()))
-        why_lang = "zh" if lang == "zh-Hant" else lang
-        why_tpl = rule.why.get(why_lang) or next(iter(rule.why.values()))
-        cues = rule.cues if type_id is None else self.rules.types[type_id].keys()
-        original = ev.text
-        same = len(original) == len(normalize(original))  # then quote the speaker's own spelling
-        heard = '", "'.join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
-                                          for h in turn.hits if h.cue in cues))
-        evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
-        if type_id is not None:
-            evidence.extend(state.type_evidence.get(type_id, ()))
-        evidence.append(ev)
-        title = self.rules.type_titles.get(type_id or "", {}).get(why_lang, type_id or "")
-        why = why_tpl.format_map(_Heard({"heard": heard, "words": str(turn.words),
-                                         "run_words": str(state.run_words), "type": title}))
-        if lang == "zh-Hant":
-            why = to_traditional(why)
+        say, why, evidence = compose(self.rules, state, rule, turn, type_id)
         return Prompt(
             call_id=state.call_id, t_ms=t, id=pid, rule=rule.id, severity=rule.severity,  # type: ignore[arg-type]
-            say=say, why=why, evidence=tuple(dict.fromkeys(evidence)), supervisor=rule.supervisor,
+            say=say, why=why, evidence=evidence, supervisor=rule.supervisor,
         )
 
-    def _resolve(self, state: CallState, turn: _Turn) -> list[Output]:
+    def _resolve(self, state: CallState, turn: Turn) -> list[Output]:
         out: list[Output] = []
         ev = turn.evidence
         if ev.speaker != "agent" or not state.open:

@@ -1,0 +1,45 @@
+"""The words of a prompt: its suggested phrase, its one-line why, and the evidence behind it."""
+
+from __future__ import annotations
+
+from assist.core.call import CallState, Turn
+from assist.core.normalize import base_lang, normalize, to_traditional
+from assist.core.outputs import Evidence
+from assist.rulepack.compile import CompiledRule, CompiledRules
+
+
+class _Placeholders:
+    """Values for a rule's `why` template; an unknown name reads as empty (lint rejects those anyway)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+
+    def __getitem__(self, key: str) -> str:
+        return self.values.get(key, "")
+
+
+def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, turn: Turn,
+            type_id: str | None) -> tuple[str, str, tuple[Evidence, ...]]:
+    """(say, why, evidence) in the call's language; Traditional script for zh-Hant calls."""
+    lang = state.lang or rules.languages[0]
+    say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or next(iter(rule.say.values()))
+    why_lang = "zh" if lang == "zh-Hant" else lang
+    why_tpl = rule.why.get(why_lang) or next(iter(rule.why.values()))
+    ev = turn.evidence
+    cues = rule.cues if type_id is None else rules.types[type_id].keys()
+    original = ev.text
+    same = len(original) == len(normalize(original))  # then quote the speaker's own spelling
+    heard = '", "'.join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
+                                      for h in turn.hits if h.cue in cues))
+    evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
+    if type_id is not None:
+        evidence.extend(state.type_evidence.get(type_id, ()))
+    evidence.append(ev)
+    title = rules.type_titles.get(type_id or "", {}).get(why_lang, type_id or "")
+    why = why_tpl.format_map(_Placeholders({"heard": heard, "words": str(turn.words),
+                                            "run_words": str(state.run_words), "type": title}))
+    if lang == "zh-Hant":
+        why = to_traditional(why)
+    return say, why, tuple(dict.fromkeys(evidence))
