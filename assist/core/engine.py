@@ -209,7 +209,8 @@ class Engine:
                     "overlap_ms": overlap, "gap_ms": max(0, gap),
                     "rate_wpm": words * 60_000 // duration if duration >= _MIN_RATE_MS else 0}
 
-        if not self._prefilter or self._may_fire(u.speaker, turn, features):
+        could_fire = self._could_fire(u.speaker, turn, features) if self._prefilter else None
+        if could_fire != 0:
             facts: dict[str, Any] = {"k": _KIND[u.speaker]}
             for name, value in features.items():
                 facts["f_" + name] = value
@@ -217,7 +218,7 @@ class Engine:
                 facts["c_" + cue] = n
             for flag in state.flags:
                 facts["s_" + flag] = 1
-            out.extend(self._fire(state, facts, turn, could_fire=self._could_fire(u.speaker, turn, features)))
+            out.extend(self._fire(state, facts, turn, could_fire=could_fire))
         for type_id in crossed:
             out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id, could_fire=1))
         if u.speaker == "agent" and words > self.rules.settings.backchannel_words:
@@ -231,19 +232,16 @@ class Engine:
         return out
 
     def _could_fire(self, speaker: str, turn: Turn, features: dict[str, int]) -> int:
-        """How many rules read something this utterance has: an upper bound on how many can fire."""
-        by_cue = self.rules.cue_rules[speaker]
-        rules: set[str] = set()
-        for cue in turn.present:
-            rules |= by_cue.get(cue, frozenset())
-        rules.update(rid for name, floor, rid in self.rules.feature_rules[speaker] if features[name] >= floor)
-        return len(rules)
-
-    def _may_fire(self, speaker: str, turn: Turn, features: dict[str, int]) -> bool:
-        """Necessary, not sufficient: some rule of this speaker reads one of these cues or features."""
-        if not self.rules.trigger_cues[speaker].isdisjoint(turn.present):
-            return True
-        return any(features[k] >= v for k, v in self.rules.trigger_features[speaker].items())
+        """How many rules could fire on this utterance (their cues and minimums are met): 0 means it
+        need not be posted at all, and once that many have fired no repost is needed."""
+        present = turn.present
+        gates = self.rules.gates_always[speaker]
+        by_cue = self.rules.gates_by_cue[speaker]
+        possible: set[str] = set()
+        for gate in (*gates, *(g for cue in present for g in by_cue.get(cue, ()))):
+            if gate.rule not in possible and gate.open(present, features):
+                possible.add(gate.rule)
+        return len(possible)
 
     def _update_flags(self, state: CallState, speaker: str, turn: Turn) -> None:
         heard = turn.present.keys()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,24 @@ class CompiledRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Gate:
+    """The positive half of one rule condition: cues that must be there and minimums that must be met.
+    Checked in Python before posting, it is necessary but not sufficient (durable_rules still decides,
+    with the `none`/state parts); it spares durable_rules the utterances no rule could match."""
+
+    rule: str
+    all: frozenset[str]
+    any: frozenset[str]
+    cue_mins: tuple[tuple[str, int], ...]
+    feature_mins: tuple[tuple[str, int], ...]
+
+    def open(self, present: Mapping[str, int], features: Mapping[str, int]) -> bool:
+        return (self.all <= present.keys() and (not self.any or not self.any.isdisjoint(present))
+                and all(present.get(c, 0) >= v for c, v in self.cue_mins)
+                and all(features[f] >= v for f, v in self.feature_mins))
+
+
+@dataclass(frozen=True, slots=True)
 class StateRule:
     set_by: dict[str, tuple[frozenset[str], ...]]
     cleared_by: dict[str, tuple[frozenset[str], ...]]
@@ -60,13 +79,9 @@ class CompiledRules:
     rules: dict[str, CompiledRule]
     ruleset: dict[str, Any]
     silence_thresholds: tuple[int, ...]  # the silence_ms minimums of `on: silence` rules, ascending
-    # Coarse pre-filter: an utterance is posted to durable_rules only if it carries a cue some rule of
-    # its speaker reads positively, or a feature at or above the lowest threshold a rule sets for it.
-    trigger_cues: dict[str, frozenset[str]]
-    trigger_features: dict[str, dict[str, int]]
-    # per speaker, to bound reposts: cue → rules reading it positively; (feature, minimum, rule) triples
-    cue_rules: dict[str, dict[str, frozenset[str]]]
-    feature_rules: dict[str, tuple[tuple[str, int, str], ...]]
+    # per speaker: gates of rules on that speaker; those a given cue can open, and those with no cue
+    gates_by_cue: dict[str, dict[str, tuple[Gate, ...]]]
+    gates_always: dict[str, tuple[Gate, ...]]
     state_index: dict[str, tuple[str, ...]]          # cue → states whose set/clear entries mention it
     type_index: dict[str, tuple[tuple[str, float], ...]]  # cue → (type, weight)
 
@@ -320,31 +335,21 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         for r in all_rules
     }
     ruleset = ruleset_json(all_rules)
-    cue_rules: dict[str, dict[str, set[str]]] = {"agent": {}, "customer": {}}
-    feature_rules: dict[str, list[tuple[str, int, str]]] = {"agent": [], "customer": []}
-    trigger_cues: dict[str, set[str]] = {"agent": set(), "customer": set()}
-    trigger_features: dict[str, dict[str, int]] = {"agent": {}, "customer": {}}
+    gates_by_cue: dict[str, dict[str, list[Gate]]] = {"agent": {}, "customer": {}}
+    gates_always: dict[str, list[Gate]] = {"agent": [], "customer": []}
     for r in all_rules:
         speakers = {"agent": ["agent"], "customer": ["customer"], "any": ["agent", "customer"]}.get(r.on, [])
-        positive = frozenset(c for cond in r.conditions for c in _condition_cues(cond) - set(cond.none))
-        floors: dict[str, int] = {}
         for cond in r.conditions:
-            for key, value in cond.min.items():
-                if key in FEATURES:
-                    floors[key] = min(value, floors.get(key, value))
-        for spk in speakers:
-            for cue in positive:
-                cue_rules[spk].setdefault(cue, set()).add(r.id)
-            feature_rules[spk].extend((k, v, r.id) for k, v in floors.items())
-        for cond in r.conditions:
+            gate = Gate(r.id, frozenset(cond.all), frozenset(cond.any),
+                        tuple((k, v) for k, v in cond.min.items() if k not in FEATURES),
+                        tuple((k, v) for k, v in cond.min.items() if k in FEATURES))
+            keys = gate.all | gate.any | {c for c, _ in gate.cue_mins}
             for spk in speakers:
-                trigger_cues[spk] |= set(cond.all) | set(cond.any)
-                for key, value in cond.min.items():
-                    if key in FEATURES:
-                        feats = trigger_features[spk]
-                        feats[key] = min(value, feats.get(key, value))
-                    else:
-                        trigger_cues[spk].add(key)
+                if keys:
+                    for cue in keys:
+                        gates_by_cue[spk].setdefault(cue, []).append(gate)
+                else:
+                    gates_always[spk].append(gate)
     state_index: dict[str, list[str]] = {}
     for p in packs:
         for name, sdecl in p.manifest.state.items():
@@ -377,10 +382,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         ruleset=ruleset,
         silence_thresholds=tuple(sorted({c.min["silence_ms"] for r in all_rules if r.on == "silence"
                                          for c in r.conditions if "silence_ms" in c.min})),
-        trigger_cues={k: frozenset(v) for k, v in trigger_cues.items()},
-        trigger_features=trigger_features,
-        cue_rules={spk: {c: frozenset(ids) for c, ids in m.items()} for spk, m in cue_rules.items()},
-        feature_rules={k: tuple(v) for k, v in feature_rules.items()},
+        gates_by_cue={spk: {c: tuple(g) for c, g in m.items()} for spk, m in gates_by_cue.items()},
+        gates_always={k: tuple(v) for k, v in gates_always.items()},
         state_index={k: tuple(v) for k, v in state_index.items()},
         type_index={k: tuple(v) for k, v in type_index.items()},
     )
