@@ -30,7 +30,7 @@ from websockets.http11 import Request, Response
 
 from assist.core.engine import Engine
 from assist.rulepack.compile import CompiledRules
-from assist.server.calllog import CallLog, GroupCommit, purge_file
+from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
 from assist.server.hub import Hub
@@ -41,6 +41,7 @@ log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
 CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
 PURGE_EVERY_S = 3600.0
+ACKS_IN_FLIGHT = 1024  # messages applied but not yet acknowledged, per connection
 
 
 class RateLimit:
@@ -136,6 +137,8 @@ class AssistServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.commits is not None:
+            self.commits.close()  # waits for a transaction in flight
         if self.calllog is not None:
             self.calllog.close()
         self.engine.close()
@@ -224,22 +227,47 @@ class AssistServer:
 
     # -- /ingest ------------------------------------------------------------------------------------
     async def _ingest(self, connection: ServerConnection) -> None:
+        """Apply messages as they come; their acks go out, in order, once the call log holds them.
+        Reading does not wait for the disk, so one connection's events share transactions too."""
         limit = RateLimit(self.config.limits.max_events_per_s)
         refused_in_row = 0
-        async for message in connection:
-            stamp = time.perf_counter()
-            replies = self._ingest_message(message, stamp, limit)
-            if self.commits is not None:
-                await self.commits.durable()  # an ack promises the event is in the call log
+        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(ACKS_IN_FLIGHT)
+        sender = asyncio.create_task(self._send_acks(connection, acks))
+        try:
+            async for message in connection:
+                replies = self._ingest_message(message, time.perf_counter(), limit)
+                await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
+                for reply in replies:
+                    refused_in_row = refused_in_row + 1 if reply.get("code") == "rate_limited" else 0
+                if refused_in_row > 10 * limit.rate:  # it is not listening to the errors either
+                    await acks.put(None)
+                    await sender
+                    await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
+                    return
+            await acks.put(None)
+            await sender  # the last acks go out (or the connection is gone)
+        finally:
+            sender.cancel()
+
+    async def _send_acks(self, connection: ServerConnection,
+                         acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None]) -> None:
+        broken = False
+        while (item := await acks.get()) is not None:  # consumes to the end, so a put never blocks for good
+            mark, replies = item
+            if self.commits is not None and not broken:
+                try:
+                    await self.commits.durable(mark)  # an ack promises the event is in the call log
+                except CallLogError:  # no ack without the log: the client resends after reconnecting
+                    log.exception(json.dumps({"event": "calllog_write_failed"}))
+                    broken = True
+                    await connection.close(1011, "call log write failed")
             for reply in replies:
-                if reply.get("code") == "rate_limited":
-                    refused_in_row += 1
-                else:
-                    refused_in_row = 0
-                await connection.send(json.dumps(reply, ensure_ascii=False))
-            if refused_in_row > 10 * limit.rate:  # it is not listening to the errors either
-                await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
-                return
+                if broken:
+                    break
+                try:
+                    await connection.send(json.dumps(reply, ensure_ascii=False))
+                except ConnectionClosed:
+                    broken = True
 
     def _ingest_message(self, message: str | bytes, stamp: float, limit: RateLimit) -> list[dict[str, Any]]:
         try:

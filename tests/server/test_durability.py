@@ -165,7 +165,7 @@ def test_sigkill_in_the_middle_loses_nothing_and_doubles_nothing(tmp_path: Path)
             assert inbound == Counter(range(1, len(calls[call_id]) + 1)), f"call {call_id}: events lost or doubled"
         assert log.stats()["open_calls"] == 0
     finally:
-        log.db.close()
+        log.close()
     # what sidebars were shown is a subset of the expected prompts, with the same content
     by_id = {p[0]: p for ps in expected.values() for p in ps}
     for msg in seen:
