@@ -214,6 +214,9 @@ def run(rules_dir: Path, calls: int = 1000, live: bool = True) -> dict[str, Any]
             result["live"] = "not available"
         else:
             result.update(run_e2e_bench(calls=calls))
+            from assist.server.durability_bench import run_durability_bench
+
+            result.update(run_durability_bench())
     return result
 
 
@@ -223,6 +226,8 @@ TARGETS = {
     "replay_1h_call_s": ("<", 1.0),
     "e2e_vs_relay_p99": ("<=", 2.0),
     "e2e_p99_ms": ("<", 20.0),
+    "max_calls_p99_under_50ms": (">=", 2000),
+    "log_on_vs_off": (">=", 0.7),
 }
 
 
