@@ -199,20 +199,27 @@ class CallLog:
         return {"calls": calls, "open_calls": open_, "rows": rows}
 
 
+PURGE_CHUNK = 100  # calls per transaction: a running server's writer waits for one chunk at most
+
+
 def purge(db: sqlite3.Connection, older_than_days: float, now: float | None = None) -> int:
     cutoff = (time.time() if now is None else now) - older_than_days * 86_400
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        ids = [r[0] for r in db.execute("SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND "
-                                        "ended_at < ?", (cutoff,))]
-        db.executemany("DELETE FROM rows WHERE call_id = ?", ((i,) for i in ids))
-        db.executemany("DELETE FROM calls WHERE call_id = ?", ((i,) for i in ids))
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise CallLogError(f"cannot purge the call log ({exc})") from None
-    return len(ids)
+    gone = 0
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            ids = [r[0] for r in db.execute("SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND "
+                                            "ended_at < ? LIMIT ?", (cutoff, PURGE_CHUNK))]
+            db.executemany("DELETE FROM rows WHERE call_id = ?", ((i,) for i in ids))
+            db.executemany("DELETE FROM calls WHERE call_id = ?", ((i,) for i in ids))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise CallLogError(f"cannot purge the call log ({exc})") from None
+        gone += len(ids)
+        if len(ids) < PURGE_CHUNK:
+            return gone
 
 
 def purge_file(path: str | Path, older_than_days: float) -> int:

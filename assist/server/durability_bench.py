@@ -105,10 +105,8 @@ async def _blast(port: int, seconds: float) -> float:
                 cycle += 1
             reader.cancel()
 
-    start = loop.time() + 0.5
-    await asyncio.sleep(0.5)
-    measured_from, before = loop.time(), 0
-    tasks = [asyncio.create_task(connection(c, start + seconds)) for c in range(BLAST_CONNECTIONS)]
+    deadline = loop.time() + 1.0 + seconds
+    tasks = [asyncio.create_task(connection(c, deadline)) for c in range(BLAST_CONNECTIONS)]
     await asyncio.sleep(1.0)  # warm-up: connections open, first calls started
     measured_from, before = loop.time(), acked
     await asyncio.gather(*tasks, return_exceptions=True)
