@@ -32,6 +32,7 @@ from assist.core.engine import Engine
 from assist.rulepack.compile import CompiledRules
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
+from assist.server.gctune import QuietGC
 from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
 from assist.server.hub import Hub
 from assist.server.metrics import Metrics
@@ -93,6 +94,7 @@ class AssistServer:
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._purger: asyncio.Task[None] | None = None
+        self._gc: QuietGC | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def recover(self) -> dict[str, float]:
@@ -119,7 +121,11 @@ class AssistServer:
             max_size=self.config.limits.max_message_bytes, ssl=ssl_context, compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        gc.freeze()  # rules and engine tables live forever: keep them out of every full collection
+        if self.config.gc_full_every_s > 0:  # see gctune: no full GC pause in the middle of the traffic
+            self._gc = QuietGC(self.config.gc_full_every_s, self.metrics.gc_pause.observe)
+            self._gc.start()
+        else:
+            gc.freeze()  # rules and engine tables live forever: keep them out of every full collection
         self._ticker = asyncio.create_task(self._tick_forever())
         if self.config.log.path and self.config.log.retention_days:
             self._purger = asyncio.create_task(self._purge_forever(self.config.log.path,
@@ -129,6 +135,9 @@ class AssistServer:
 
     async def stop(self) -> None:
         """Stop serving. Open calls stay open in the call log: the next start rebuilds them."""
+        if self._gc is not None:
+            self._gc.stop()
+            self._gc = None
         for task in (self._ticker, self._purger):
             if task is not None:
                 task.cancel()

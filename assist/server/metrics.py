@@ -26,5 +26,8 @@ class Metrics:
                                  "From an event arriving on /ingest to its prompt being sent to a socket",
                                  buckets=LATENCY_BUCKETS, registry=r)
 
+        self.gc_pause = Histogram("assist_gc_full_seconds", "Scheduled full garbage collections",
+                                  buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 1.0), registry=r)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
