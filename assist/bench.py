@@ -208,16 +208,24 @@ def run(rules_dir: Path, calls: int = 1000, live: bool = True) -> dict[str, Any]
     result.update({f"dense_{k}": v for k, v in dense.items()})
     result.update(replay_hour(rules, lines))
     if live:
-        try:
-            from assist.server.bench import run_e2e_bench
-        except ImportError:
-            result["live"] = "not available"
-        else:
-            result.update(run_e2e_bench(calls=calls))
-            from assist.server.durability_bench import run_durability_bench
-
-            result.update(run_durability_bench())
+        result.update(_live(calls))
     return result
+
+
+def _live(calls: int) -> dict[str, Any]:
+    """The websocket figures, in a fresh process: the server must not inherit the heap (and the GC
+    work) that the engine measurements above leave behind in this one."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from assist.server.bench import run_e2e_bench; "
+            "from assist.server.durability_bench import run_durability_bench; "
+            f"r = run_e2e_bench(calls={calls}); r.update(run_durability_bench()); print(json.dumps(r))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1500, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"live benchmark failed: {proc.stderr[-2000:]}")
+    live: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return live
 
 
 TARGETS = {

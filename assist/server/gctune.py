@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 YOUNG = 5_000        # allocations between generation-0 collections (CPython default 700)
-MIDDLE = 20          # generation-0 collections between generation-1 collections (default 10)
+MIDDLE = 5           # generation-0 collections between generation-1 collections (default 10)
 NEVER = 1_000_000    # generation-1 collections between automatic full collections: in effect never
 
 
