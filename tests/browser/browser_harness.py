@@ -220,3 +220,15 @@ def call(call_id: str, agent_id: str, lang: str, *turns: tuple[str, str],
         events.append({"type": "utterance", "call_id": call_id, "speaker": speaker, "text": text,
                        "start_ms": i * turn_ms, "end_ms": (i + 1) * turn_ms, "final": True})
     return events
+
+
+def go_offline(page: Any, scripted: ScriptedServer, shot: Callable[[Any, str], None]) -> None:
+    """Drop the page's socket and refuse reconnects; the page must say it is offline and reconnecting."""
+    from playwright.sync_api import expect
+
+    scripted.refuse = True
+    scripted.drop()
+    status = page.get_by_test_id("status")
+    expect(status).to_have_attribute("data-state", "offline")
+    expect(status).to_contain_text("reconnecting")
+    shot(page, "offline")

@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .browser_harness import WAIT_MS, ScriptedServer, angry, prompt, view
+from .browser_harness import WAIT_MS, ScriptedServer, angry, go_offline, prompt, view
 
 ANGRY_SAY = ("Name the feeling first: \"I can hear how frustrating this has been - that shouldn't have "
              "happened.\" Then apologise.")
@@ -64,12 +64,8 @@ def test_reconnect_state_replaces_old_prompts(page: Page, scripted: ScriptedServ
                    "status": "started"}, prompt("old", "An old prompt."))
     expect(page.get_by_test_id("prompt")).to_have_count(1)
 
-    scripted.refuse = True
-    scripted.drop()
+    go_offline(page, scripted, shot)
     status = page.get_by_test_id("status")
-    expect(status).to_have_attribute("data-state", "offline")
-    expect(status).to_contain_text("reconnecting")
-    shot(page, "offline")
 
     scripted.state["agent"]["calls"] = [view("c2", prompts=[prompt("new", "A fresh prompt.", call_id="c2")])]
     scripted.refuse = False

@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .browser_harness import SUPERVISOR_TOKEN, WAIT_MS, ScriptedServer, prompt, view
+from .browser_harness import SUPERVISOR_TOKEN, WAIT_MS, ScriptedServer, go_offline, prompt, view
 
 
 def abuse(pid: str, call_id: str, text: str, t_ms: int = 5000) -> dict[str, Any]:
@@ -70,12 +70,8 @@ def test_prompts_close_and_calls_leave(page: Page, scripted: ScriptedServer) -> 
 def test_offline_then_back(page: Page, scripted: ScriptedServer, shot: Any) -> None:
     scripted.state["supervisor"]["calls"] = [view("c1")]
     open_board(page, scripted)
-    scripted.refuse = True
-    scripted.drop()
+    go_offline(page, scripted, shot)
     status = page.get_by_test_id("status")
-    expect(status).to_have_attribute("data-state", "offline")
-    expect(status).to_contain_text("reconnecting")
-    shot(page, "offline")
     scripted.state["supervisor"]["calls"] = [view("c9")]
     scripted.refuse = False
     expect(status).to_have_attribute("data-state", "online", timeout=WAIT_MS)
