@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+DEFAULT_LOG = "assist-calls.db"
+
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -22,8 +24,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, host=args.host, port=args.port, certfile=args.certfile,
                          keyfile=args.keyfile)
-    if args.log is not None:
+    if args.no_log:
+        config.log.path = None
+    elif args.log is not None:
         config.log.path = args.log
+    elif config.log.path is None:
+        config.log.path = DEFAULT_LOG  # nothing lost by default: every accepted event is logged before its ack
     if args.log_sync is not None:
         config.log.sync = args.log_sync
     if args.retention_days is not None:
@@ -92,7 +98,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile serves https/wss")
     serve.add_argument("--keyfile", help="TLS private key (PEM)")
     serve.add_argument("--log", metavar="PATH", help="durable call log (SQLite, WAL): every accepted event and "
-                       "output, written before the ack; open calls are rebuilt from it on start (default: off)")
+                       "output, written before the ack; open calls are rebuilt from it on start "
+                       f"(default: log.path from --config, else ./{DEFAULT_LOG})")
+    serve.add_argument("--no-log", action="store_true", help="no call log: a restart loses the open calls")
     serve.add_argument("--log-sync", choices=["normal", "full"],
                        help="normal (default): survives the process dying; full: also power loss (slower)")
     serve.add_argument("--retention-days", type=float, metavar="N",

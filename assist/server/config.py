@@ -56,7 +56,8 @@ class Limits(BaseModel):
 
 
 class CallLogSettings(BaseModel):
-    """The durable call log (off unless a path is given; see README "Delivery guarantee")."""
+    """The durable call log. Off in this model unless a path is given; `assist serve` turns it on by default
+    (./assist-calls.db) - see README "Delivery guarantee"."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -30,7 +30,7 @@ def served(tmp_path: Path) -> Iterator[str]:
                       f"  agents:\n    a7: {AGENT_TOKEN}\n", encoding="utf-8")
     exe = shutil.which("assist", path=str(Path(sys.executable).parent))
     assert exe, f"no `assist` script next to {sys.executable}: pip install -e '.[test]'"
-    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", "0", "--config", str(config)],
+    proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", "0", "--config", str(config), "--no-log"],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     lines: queue.Queue[str] = queue.Queue()
     # Drain stderr all along: the server logs a line per connection and must never block on a full pipe.

@@ -39,12 +39,11 @@ def write_config(path: Path, agents: int, **extra: Any) -> Path:
 
 
 class ServerProcess:
-    """`assist serve --config CONFIG --log LOG --port PORT`; start() waits for /healthz."""
+    """`assist serve --config CONFIG --log LOG (or --no-log) --port PORT`; start() waits for /healthz."""
 
     def __init__(self, config: Path, log: Path | None, port: int, stderr: Path):
         self.args = [ASSIST, "serve", "--config", str(config), "--port", str(port)]
-        if log is not None:
-            self.args += ["--log", str(log)]
+        self.args += ["--log", str(log)] if log is not None else ["--no-log"]
         self.port = port
         self.stderr_path = stderr
         self.proc: subprocess.Popen[bytes] | None = None
