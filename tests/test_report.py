@@ -34,10 +34,10 @@ def outputs_of(rules: CompiledRules, *names: str) -> list[Output]:
 
 # -- on real replays ---------------------------------------------------------------------------------
 def test_a_rule_resolved_in_one_call_and_not_the_other_has_rate_one_half(rules: CompiledRules) -> None:
-    # angry_refund_en: apology at 00:09 (prompt at the turn's end, 12.77 s), acknowledged at 18-24.305 s.
-    # phone_water_damage_zh: apology, never acknowledged.
-    report = aggregate(outputs_of(rules, "angry_refund_en.txt", "phone_water_damage_zh.txt"))
-    s = report.rules["acknowledge-before-apology"]
+    # angry_refund_en: straight to the order number at 00:09 (prompt at the turn's end, 12.77 s) while the
+    # customer is angry, acknowledged at 18-24.305 s. impatient_delivery_zh: "请提供…订单号", never acknowledged.
+    report = aggregate(outputs_of(rules, "angry_refund_en.txt", "impatient_delivery_zh.txt"))
+    s = report.rules["acknowledge-emotion"]
     assert (s.raised, s.calls, s.resolved) == (2, 2, 1)
     assert s.resolved_rate == 0.5
     assert s.resolve_ms == [24_305 - 12_770]
@@ -45,8 +45,8 @@ def test_a_rule_resolved_in_one_call_and_not_the_other_has_rate_one_half(rules: 
     assert d["median_resolve_ms"] == d["p90_resolve_ms"] == 11_535
     assert d["not_done"] == 1 and d["expired"] == {"timeout": 0, "superseded": 0}
     assert report.calls == 2
-    assert report.prompts_per_call == [5, 2]
-    assert report.top_types == {"angry": 1, "none": 1}
+    assert report.prompts_per_call == [5, 4]
+    assert report.top_types == {"angry": 1, "impatient": 1}
 
 
 def test_feedback_is_counted_from_the_logged_sidebar_events(rules: CompiledRules) -> None:
@@ -143,14 +143,14 @@ def test_an_empty_report_still_renders() -> None:
 
 # -- the command ---------------------------------------------------------------------------------------
 def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["report", str(EXAMPLES / "angry_refund_en.txt"), str(EXAMPLES / "phone_water_damage_zh.txt")])
+    code = main(["report", str(EXAMPLES / "angry_refund_en.txt"), str(EXAMPLES / "impatient_delivery_zh.txt")])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("2 call(s), 7 prompt(s)")
-    row = next(line for line in out.splitlines() if line.startswith("acknowledge-before-apology"))
+    assert out.startswith("2 call(s), 9 prompt(s)")
+    row = next(line for line in out.splitlines() if line.startswith("acknowledge-emotion"))
     assert row.split()[1:5] == ["2", "2", "1", "50%"]
     assert "11.5s" in row
-    assert "customer types (top type per call): angry 1, none 1" in out
+    assert "customer types (top type per call): angry 1, impatient 1" in out
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
