@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import ahocorasick
 
+from assist.core.normalize import has_cjk
+
 _CLAUSE_BREAK = re.compile(r"[,.!?;:，。！？；：…\n]|\b(?:but|however|although|though)\b|但是|可是|不过|只是")
 _EN_NEGATORS = frozenset({"not", "no", "never", "hardly", "without", "nobody", "neither", "nor"})
 _ZH_NEGATORS = frozenset("不没别未无非莫")
 _QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "«": "»"}
-_HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
 _EN_WINDOW = 3  # tokens before a cue in which a negator cancels it
 _ZH_WINDOW = 3  # characters before a cue in which a negator cancels it
@@ -99,8 +100,8 @@ class CueMatcher:
         if self._has_phrases:
             self._automaton.make_automaton()
         # a regex written for Han text is only tried on text with Han characters, and vice versa
-        self._han_regexes = tuple((c, rx) for c, rx in regexes if _HAN.search(rx.pattern))
-        self._latin_regexes = tuple((c, rx) for c, rx in regexes if not _HAN.search(rx.pattern))
+        self._han_regexes = tuple((c, rx) for c, rx in regexes if has_cjk(rx.pattern))
+        self._latin_regexes = tuple((c, rx) for c, rx in regexes if not has_cjk(rx.pattern))
 
     def match(self, text: str) -> list[CueHit]:
         """Every cue hit in `text` (normalised), in order of position."""
@@ -117,7 +118,7 @@ class CueMatcher:
                 phrase = text[start:end]
                 for cue in names:
                     raw.append(CueHit(cue, phrase, start, end))
-        han = _HAN.search(text) is not None
+        han = has_cjk(text)
         for cue, rx in self._han_regexes if han else ():
             for m in rx.finditer(text):
                 raw.append(CueHit(cue, m.group(0), m.start(), m.end()))

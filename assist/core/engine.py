@@ -157,8 +157,6 @@ class Engine:
                 continue
             state.silence_done.add(threshold)
             facts: dict[str, Any] = {"k": "s", "f_silence_ms": threshold}
-            for flag in state.flags:
-                facts["s_" + flag] = 1
             turn = Turn(at, state.last_evidence, [], Counter(), 0)
             out.extend(self._expire(state, at))
             out.extend(self._fire(state, facts, turn, could_fire=None))
@@ -216,8 +214,6 @@ class Engine:
                 facts["f_" + name] = value
             for cue, n in turn.present.items():
                 facts["c_" + cue] = n
-            for flag in state.flags:
-                facts["s_" + flag] = 1
             out.extend(self._fire(state, facts, turn, could_fire=could_fire))
         for type_id in crossed:
             out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id, could_fire=1))
@@ -302,6 +298,8 @@ class Engine:
     def _fire(self, state: CallState, facts: dict[str, Any], turn: Turn, *,
               type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
         t = turn.t_ms
+        for flag in state.flags:  # every fact is seen together with the call's state
+            facts["s_" + flag] = 1
         result = self._runner.evaluate(state.call_id, facts, could_fire)
         out: list[Output] = [EngineFault(state.call_id, t, rule, err) for rule, err in result.faults]
         candidates = [self.rules.rules[r] for r in result.rules]
