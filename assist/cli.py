@@ -130,6 +130,41 @@ def _report(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from assist import load_rules
+    from assist.core.engine import Engine
+    from assist.evaluation import check_noticed, default_noticed, evaluate, outcomes, read_labels, table
+    from assist.replay import Problem, replay
+
+    rules = load_rules(args.rules)
+    labels = read_labels(args.labels, score=args.score, difficult_at_most=args.difficult_at_most,
+                         fine_above=args.fine_above)
+    noticed_by = default_noticed()
+    if args.noticed:
+        noticed_by = frozenset(n.strip() for item in args.noticed for n in item.split(",") if n.strip())
+        unknown = check_noticed(noticed_by, rules.types, rules.rules)
+        if unknown:
+            print(f"assist eval: --noticed: expected customer types or rule ids of the loaded packs, got "
+                  f"{', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+    engine = Engine(rules, lang=args.lang)
+    problems = 0
+    calls = []
+    for item in outcomes(replay(args.paths, rules, fmt=args.format, lang=args.lang, engine=engine), engine):
+        if isinstance(item, Problem):
+            problems += 1
+            print(f"error: {item.message}", file=sys.stderr)
+        else:
+            calls.append(item)
+    result = evaluate(calls, labels, noticed_by)
+    print(json.dumps(result.to_dict(), ensure_ascii=False) if args.json else table(result))
+    if problems:
+        print(f"{problems} problem(s) in the input; every other event was replayed", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import json
 
@@ -177,6 +212,26 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", help="input format, overriding detection (as for replay)")
     rep.add_argument("--lang", help="language of every call, overriding detection")
     rep.set_defaults(func=_report)
+
+    ev = sub.add_parser("eval", help="replay labelled calls and measure how many difficult customers the "
+                        "rules notice, and how many fine ones they flag")
+    ev.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    ev.add_argument("--labels", required=True, metavar="LABELS.json",
+                    help='call id → {"difficult": true|false} (or a score, with --score)')
+    ev.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
+    ev.add_argument("--json", action="store_true", help="print one JSON object (every call id included)")
+    ev.add_argument("--noticed", action="append", metavar="NAMES",
+                    help="customer types and rule ids that count as noticing the customer, comma-separated "
+                    "(default: the negative types, their tip- rules, acknowledge-emotion, acknowledge-before-apology)")
+    ev.add_argument("--score", metavar="FIELD",
+                    help="labels give a number under FIELD instead of 'difficult' (e.g. a satisfaction score)")
+    ev.add_argument("--difficult-at-most", type=float, default=-1.0, metavar="X",
+                    help="with --score: difficult when the score is at most X (default -1)")
+    ev.add_argument("--fine-above", type=float, default=0.0, metavar="Y",
+                    help="with --score: fine when the score is above Y (default 0); calls between are left out")
+    ev.add_argument("--format", help="input format, overriding detection (as for replay)")
+    ev.add_argument("--lang", help="language of every call, overriding detection")
+    ev.set_defaults(func=_eval)
 
     bp = sub.add_parser("bench", help="measure throughput, memory, replay speed and live latency")
     bp.add_argument("--json", action="store_true", help="print one JSON object")
