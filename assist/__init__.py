@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
 from assist.core.outputs import (
@@ -22,7 +23,7 @@ from assist.core.outputs import (
     Summary,
 )
 from assist.errors import AssistError, CapacityError, EventError, FormatError, RulePackError
-from assist.rulepack.compile import CompiledRules, compile_packs
+from assist.rulepack.compile import compile_packs
 from assist.rulepack.load import load_packs
 
 __all__ = [

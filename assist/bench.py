@@ -14,10 +14,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.outputs import Output
 from assist.replay import replay
-from assist.rulepack.compile import CompiledRules, compile_packs
+from assist.rulepack.compile import compile_packs
 from assist.rulepack.load import load_packs
 
 TURNS_PER_CALL = 20

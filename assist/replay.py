@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import AnyEvent, CallEnd, event_time, parse_event
 from assist.core.outputs import Output
 from assist.errors import AssistError, CapacityError, EventError
 from assist.formats import ReadOptions, read_file
-from assist.rulepack.compile import CompiledRules
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ import pytest
 
 from assist import load_rules
 from assist.cli import main
+from assist.core.compiled import CompiledRules
 from assist.core.outputs import Evidence, Expired, Output, Prompt, Resolved, Summary
 from assist.replay import Problem, Step, replay, transcript_files
 from assist.report import aggregate, percentile, table
-from assist.rulepack.compile import CompiledRules
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

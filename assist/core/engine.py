@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from assist.core.call import CallState, OpenPrompt, Turn
+from assist.core.compiled import CompiledRule, CompiledRules, done_flag, type_flag
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules
 from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, parse_event
@@ -26,7 +27,6 @@ from assist.core.outputs import (
 )
 from assist.core.prompts import compose
 from assist.errors import EventError
-from assist.rulepack.compile import CompiledRule, CompiledRules, done_flag, type_flag
 
 _KIND = {"agent": "a", "customer": "c"}
 _MAX_REPEAT = 3

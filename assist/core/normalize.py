@@ -22,6 +22,8 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": 
 # Contractions people type both ways; the lexicon is written with the short form.
 _CANON = ((re.compile(r"\bcan ?not\b"), "can't"), (re.compile(r"\bwill not\b"), "won't"))
 TRADITIONAL_LANGS = frozenset({"zh-tw", "zh-hk", "zh-mo", "zh-hant"})
+MS_PER_LATIN_CHAR = 65  # ~15 characters a second of English speech
+MS_PER_HAN_CHAR = 230   # ~4 to 5 characters a second of Chinese speech
 
 
 def has_cjk(text: str) -> bool:
@@ -67,3 +69,9 @@ def word_count(normalized: str) -> int:
     han = len(_CJK.findall(normalized))
     latin = len(_WORD.findall(normalized))
     return latin + (han + 1) // 2
+
+
+def estimate_ms(text: str) -> int:
+    """How long saying `text` takes at a natural rate, for transcripts and cases without times."""
+    han = sum(1 for ch in text if has_cjk(ch))
+    return max(600, han * MS_PER_HAN_CHAR + (len(text) - han) * MS_PER_LATIN_CHAR)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from assist.core.call import CallState, Turn
+from assist.core.compiled import CompiledRule, CompiledRules
 from assist.core.normalize import base_lang, normalize, to_traditional
 from assist.core.outputs import Evidence
-from assist.rulepack.compile import CompiledRule, CompiledRules
 
 
 class _Placeholders:

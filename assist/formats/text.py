@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assist.core.normalize import detect_lang, has_cjk
+from assist.core.normalize import detect_lang, estimate_ms
 from assist.formats import Format, Item, ReadOptions
 
 AGENT_LABELS = ("agent", "rep", "representative", "advisor", "坐席", "客服", "客服人员", "客服人員", "员工", "員工")
@@ -23,8 +23,6 @@ _LINE = re.compile(
     re.IGNORECASE,
 )
 GAP_MS = 400          # assumed pause between turns when the file has no times
-MS_PER_LATIN_CHAR = 65  # ~15 characters a second of English speech
-MS_PER_HAN_CHAR = 230   # ~4 to 5 characters a second of Chinese speech
 
 
 @dataclass
@@ -49,11 +47,6 @@ def _ts_ms(ts: str) -> int:
     for p in parts:
         seconds = seconds * 60 + p
     return round(seconds * 1000)
-
-
-def estimate_ms(text: str) -> int:
-    han = sum(1 for ch in text if has_cjk(ch))
-    return max(600, han * MS_PER_HAN_CHAR + (len(text) - han) * MS_PER_LATIN_CHAR)
 
 
 def _sniff(head: str) -> bool:

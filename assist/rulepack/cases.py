@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
+from assist.core.normalize import estimate_ms
 from assist.core.outputs import Prompt
-from assist.formats.text import estimate_ms
-from assist.rulepack.compile import CompiledRules
 from assist.rulepack.load import RulePack
 from assist.rulepack.schema import Case, Turn
 

@@ -11,79 +11,17 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from assist.core.compiled import CompiledRule, CompiledRules, Gate, StateRule, done_flag, type_flag
 from assist.core.cues import CueMatcher, CuePatterns
 from assist.core.normalize import to_traditional
 from assist.errors import RulePackError
 from assist.rulepack.load import RulePack
-from assist.rulepack.schema import FEATURES, Computed, Condition, Rule, Settings
+from assist.rulepack.schema import FEATURES, Condition, Rule
 
 WHY_FIELDS = frozenset({"heard", "words", "run_words", "type"})
 _SPEAKER_KIND = {"agent": "a", "customer": "c"}
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    id: str
-    severity: str
-    on: str
-    say: dict[str, str]
-    why: dict[str, str]
-    resolved_by: tuple[frozenset[str], ...]
-    cooldown_ms: int
-    expire_ms: int | None
-    supervisor: bool
-    cues: frozenset[str]
-    states: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """The positive half of one rule condition: cues that must be there and minimums that must be met.
-    Checked in Python before posting, it is necessary but not sufficient (durable_rules still decides,
-    with the `none`/state parts); it spares durable_rules the utterances no rule could match."""
-
-    rule: str
-    all: frozenset[str]
-    any: frozenset[str]
-    cue_mins: tuple[tuple[str, int], ...]
-    feature_mins: tuple[tuple[str, int], ...]
-
-    def open(self, present: Mapping[str, int], features: Mapping[str, int]) -> bool:
-        return (self.all <= present.keys() and (not self.any or not self.any.isdisjoint(present))
-                and all(present.get(c, 0) >= v for c, v in self.cue_mins)
-                and all(features[f] >= v for f, v in self.feature_mins))
-
-
-@dataclass(frozen=True, slots=True)
-class StateRule:
-    set_by: dict[str, tuple[frozenset[str], ...]]
-    cleared_by: dict[str, tuple[frozenset[str], ...]]
-
-
-@dataclass(frozen=True)
-class CompiledRules:
-    digest: str
-    packs: tuple[str, ...]
-    languages: tuple[str, ...]
-    settings: Settings
-    matchers: dict[str, CueMatcher]
-    computed: tuple[tuple[str, str, Computed], ...]
-    states: dict[str, StateRule]
-    types: dict[str, dict[str, float]]
-    type_titles: dict[str, dict[str, str]]
-    checklist: tuple[tuple[str, str, str | None], ...]
-    rules: dict[str, CompiledRule]
-    ruleset: dict[str, Any]
-    silence_thresholds: tuple[int, ...]  # the silence_ms minimums of `on: silence` rules, ascending
-    # per speaker: gates of rules on that speaker; those a given cue can open, and those with no cue
-    gates_by_cue: dict[str, dict[str, tuple[Gate, ...]]]
-    gates_always: dict[str, tuple[Gate, ...]]
-    state_index: dict[str, tuple[str, ...]]          # cue → states whose set/clear entries mention it
-    type_index: dict[str, tuple[tuple[str, float], ...]]  # cue → (type, weight)
 
 
 def combos(entries: list[str]) -> tuple[frozenset[str], ...]:
@@ -247,10 +185,6 @@ def coverage(packs: list[RulePack], minimum: int = 5) -> list[str]:
     return out
 
 
-def type_flag(type_id: str) -> str:
-    return f"type_{type_id}"
-
-
 def _field(prefix: str, name: str) -> str:
     return f"{prefix}_{name}"
 
@@ -276,10 +210,6 @@ def _condition_json(on: str, cond: Condition, done_flag: str) -> dict[str, Any]:
         terms.append({"$gte": {_field("f" if key in FEATURES else "c", key): value}})
     terms.append({"$nex": {done_flag: 1}})
     return {"$and": terms}
-
-
-def done_flag(index: int) -> str:
-    return f"d_{index}"
 
 
 def ruleset_json(rules: list[Rule]) -> dict[str, Any]:

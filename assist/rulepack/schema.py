@@ -7,33 +7,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from assist.core.compiled import Computed, Settings
+from assist.core.outputs import Severity
+
 NAME = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[a-z][a-z0-9_-]*$"
 Speaker = Literal["agent", "customer", "any"]
-Severity = Literal["info", "warn", "urgent"]
 # Numbers the engine computes for each utterance, usable in `min:` (see README "Timing signals").
 FEATURES = ("words", "run_words", "agent_run_words", "overlap_ms", "gap_ms", "rate_wpm", "silence_ms")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Computed(_Strict):
-    """A cue the engine derives from the utterance instead of matching words; every bound given must hold.
-
-    gap_ms is the pause between the other speaker's last utterance and this one (a response delay).
-    """
-
-    min_words: int | None = Field(default=None, ge=1)
-    max_words: int | None = Field(default=None, ge=0)
-    min_gap_ms: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _some_bound(self) -> Computed:
-        if self.min_words is None and self.max_words is None and self.min_gap_ms is None:
-            raise ValueError("expected at least one of min_words, max_words, min_gap_ms")
-        return self
 
 
 class CueDecl(_Strict):
@@ -68,12 +53,6 @@ class ChecklistItem(_Strict):
     id: str = Field(pattern=NAME)
     done: str
     applies_if: str | None = None
-
-
-class Settings(_Strict):
-    type_threshold: float = Field(default=0.6, gt=0, le=1)
-    backchannel_words: int = Field(default=3, ge=0)
-    max_open_prompts: int = Field(default=3, ge=1)
 
 
 class Manifest(_Strict):

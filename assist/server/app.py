@@ -28,8 +28,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
-from assist.rulepack.compile import CompiledRules
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.gctune import QuietGC

@@ -13,11 +13,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from assist import Engine, load_rules
+from assist.core.compiled import CompiledRules
 from assist.core.events import Utterance
 from assist.core.normalize import normalize, word_count
 from assist.core.outputs import Prompt, Summary
 from assist.errors import EventError
-from assist.rulepack.compile import CompiledRules
 
 from ._guard import isolated
 from ._strategies import PROPS, long_text, mixed_text

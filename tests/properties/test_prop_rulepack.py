@@ -21,8 +21,9 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from assist.core.compiled import CompiledRules
 from assist.errors import RulePackError
-from assist.rulepack.compile import CompiledRules, compile_packs
+from assist.rulepack.compile import compile_packs
 from assist.rulepack.load import _Loader, load_pack, load_packs
 
 from ._guard import isolated

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 
 from assist import load_rules
-from assist.rulepack.compile import CompiledRules
+from assist.core.compiled import CompiledRules
 from assist.server.app import AssistServer
 from assist.server.config import Limits, ServerConfig, Tokens
 

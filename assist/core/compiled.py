@@ -1,0 +1,115 @@
+"""What the engine runs: rule packs compiled into plain tables (built by :mod:`assist.rulepack.compile`).
+
+These types live in core, the bottom layer, so the engine never imports the rule-pack loader: the
+compiler above builds them, the engine below only reads them. ``Settings`` and ``Computed`` are the
+pydantic models pack.yaml validates into; the rest are frozen dataclasses, checked once at compile time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from assist.core.cues import CueMatcher
+
+
+class Settings(BaseModel):
+    """A pack's `settings:`; every pack of a run must agree on them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type_threshold: float = Field(default=0.6, gt=0, le=1)
+    backchannel_words: int = Field(default=3, ge=0)
+    max_open_prompts: int = Field(default=3, ge=1)
+
+
+class Computed(BaseModel):
+    """A cue the engine derives from the utterance instead of matching words; every bound given must hold.
+
+    gap_ms is the pause between the other speaker's last utterance and this one (a response delay).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_words: int | None = Field(default=None, ge=1)
+    max_words: int | None = Field(default=None, ge=0)
+    min_gap_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Computed:
+        if self.min_words is None and self.max_words is None and self.min_gap_ms is None:
+            raise ValueError("expected at least one of min_words, max_words, min_gap_ms")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    severity: str
+    on: str
+    say: dict[str, str]
+    why: dict[str, str]
+    resolved_by: tuple[frozenset[str], ...]
+    cooldown_ms: int
+    expire_ms: int | None
+    supervisor: bool
+    cues: frozenset[str]
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The positive half of one rule condition: cues that must be there and minimums that must be met.
+    Checked in Python before posting, it is necessary but not sufficient (durable_rules still decides,
+    with the `none`/state parts); it spares durable_rules the utterances no rule could match."""
+
+    rule: str
+    all: frozenset[str]
+    any: frozenset[str]
+    cue_mins: tuple[tuple[str, int], ...]
+    feature_mins: tuple[tuple[str, int], ...]
+
+    def open(self, present: Mapping[str, int], features: Mapping[str, int]) -> bool:
+        return (self.all <= present.keys() and (not self.any or not self.any.isdisjoint(present))
+                and all(present.get(c, 0) >= v for c, v in self.cue_mins)
+                and all(features[f] >= v for f, v in self.feature_mins))
+
+
+@dataclass(frozen=True, slots=True)
+class StateRule:
+    set_by: dict[str, tuple[frozenset[str], ...]]
+    cleared_by: dict[str, tuple[frozenset[str], ...]]
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    digest: str
+    packs: tuple[str, ...]
+    languages: tuple[str, ...]
+    settings: Settings
+    matchers: dict[str, CueMatcher]
+    computed: tuple[tuple[str, str, Computed], ...]
+    states: dict[str, StateRule]
+    types: dict[str, dict[str, float]]
+    type_titles: dict[str, dict[str, str]]
+    checklist: tuple[tuple[str, str, str | None], ...]
+    rules: dict[str, CompiledRule]
+    ruleset: dict[str, Any]
+    silence_thresholds: tuple[int, ...]  # the silence_ms minimums of `on: silence` rules, ascending
+    # per speaker: gates of rules on that speaker; those a given cue can open, and those with no cue
+    gates_by_cue: dict[str, dict[str, tuple[Gate, ...]]]
+    gates_always: dict[str, tuple[Gate, ...]]
+    state_index: dict[str, tuple[str, ...]]          # cue → states whose set/clear entries mention it
+    type_index: dict[str, tuple[tuple[str, float], ...]]  # cue → (type, weight)
+
+
+def type_flag(type_id: str) -> str:
+    """The state flag set once a customer type crosses the threshold (usable in `state:`)."""
+    return f"type_{type_id}"
+
+
+def done_flag(index: int) -> str:
+    return f"d_{index}"
