@@ -16,12 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from assist.core.cues import CueMatcher
 
 
+class Intensity(BaseModel):
+    """How many hits of its cue one strong or weak phrase counts as when customer types are scored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strong: float = Field(default=2.0, ge=1)
+    weak: float = Field(default=0.5, gt=0, le=1)
+
+
 class Settings(BaseModel):
     """A pack's `settings:`; every pack of a run must agree on them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type_threshold: float = Field(default=0.6, gt=0, le=1)
+    intensity: Intensity = Intensity()
     backchannel_words: int = Field(default=3, ge=0)
     max_open_prompts: int = Field(default=3, ge=1)
 

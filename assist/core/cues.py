@@ -1,5 +1,7 @@
 """Cue matching: lexicon phrases (Aho-Corasick) and regexes over normalised text.
 
+A phrase may carry an intensity: a hit of a strong phrase ("I'm furious", 气死我了) counts as more than
+one hit of its cue when customer types are scored, a weak one as less (`CueHit.weight`).
 A hit inside quotation marks is reported speech, not the speaker's own words, and is dropped.
 A hit of a negatable cue with a negator shortly before it in the same clause is dropped
 ("I'm not angry, just asking"). Everything here works on text already passed through
@@ -32,6 +34,7 @@ class CueHit:
     text: str
     start: int
     end: int
+    weight: float = 1.0  # how many hits of its cue this one counts as (a strong or weak phrase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class CuePatterns:
 
     phrases: tuple[str, ...]
     regexes: tuple[str, ...]
+    weights: tuple[tuple[str, float], ...] = ()  # phrase → weight, for phrases not of weight 1
 
 
 def _is_word_char(ch: str) -> bool:
@@ -84,18 +88,20 @@ class CueMatcher:
 
     def __init__(self, cues: Mapping[str, Iterable[CuePatterns]], negatable: frozenset[str]):
         self._negatable = negatable
-        by_phrase: dict[str, list[str]] = {}
+        by_phrase: dict[str, dict[str, float]] = {}  # phrase → cue → weight (the largest given)
         regexes: list[tuple[str, re.Pattern[str]]] = []
         for cue, patterns in cues.items():
             for pat in patterns:
-                for phrase in pat.phrases:
-                    by_phrase.setdefault(phrase, []).append(cue)
+                weights = dict(pat.weights)
+                for phrase in (*pat.phrases, *weights):
+                    of_phrase = by_phrase.setdefault(phrase, {})
+                    of_phrase[cue] = max(of_phrase.get(cue, 0.0), weights.get(phrase, 1.0))
                 regexes.extend((cue, re.compile(rx)) for rx in pat.regexes)
         self._automaton = ahocorasick.Automaton()
         for phrase, names in by_phrase.items():
             left = _is_word_char(phrase[0])
             right = _is_word_char(phrase[-1])
-            self._automaton.add_word(phrase, (tuple(names), len(phrase), left, right))
+            self._automaton.add_word(phrase, (tuple(names.items()), len(phrase), left, right))
         self._has_phrases = bool(by_phrase)
         if self._has_phrases:
             self._automaton.make_automaton()
@@ -116,8 +122,8 @@ class CueMatcher:
                 if right and end < n and _is_word_char(text[end]):
                     continue
                 phrase = text[start:end]
-                for cue in names:
-                    raw.append(CueHit(cue, phrase, start, end))
+                for cue, weight in names:
+                    raw.append(CueHit(cue, phrase, start, end, weight))
         han = has_cjk(text)
         for cue, rx in self._han_regexes if han else ():
             for m in rx.finditer(text):
@@ -137,11 +143,14 @@ class CueMatcher:
         if len(kept) <= 1:
             return kept
         kept.sort(key=lambda h: (h.cue, h.start, -h.end))
-        # a phrase inside a longer phrase of the same cue ("hurry" in "hurry up") is one hit, not two
+        # a phrase inside a longer phrase of the same cue ("hurry" in "hurry up") is one hit, not two;
+        # it keeps the larger weight ("furious" inside "so furious")
         distinct: list[CueHit] = []
         for h in kept:
             last = distinct[-1] if distinct else None
             if last is not None and last.cue == h.cue and h.start < last.end:
+                if h.weight > last.weight:
+                    distinct[-1] = CueHit(last.cue, last.text, last.start, last.end, h.weight)
                 continue
             distinct.append(h)
         distinct.sort(key=lambda h: (h.start, h.cue))

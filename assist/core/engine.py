@@ -37,6 +37,19 @@ def _within(low: int | None, value: int, high: int | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
+def _strengths(hits: list[CueHit]) -> dict[str, float]:
+    """Cue → how many hits it counts as: its distinct phrases, each by its weight (strong, weak)."""
+    best: dict[tuple[str, str], float] = {}
+    for h in hits:
+        key = (h.cue, h.text)
+        if h.weight > best.get(key, 0.0):
+            best[key] = h.weight
+    out: dict[str, float] = {}
+    for (cue, _), w in best.items():
+        out[cue] = out.get(cue, 0.0) + w
+    return out
+
+
 def _prompt_lang(lang: str | None) -> str | None:
     if lang is None:
         return None
@@ -255,7 +268,7 @@ class Engine:
         crossed: list[str] = []
         ev = turn.evidence
         touched: dict[str, float] = {}
-        for cue, n in turn.present.items():
+        for cue, n in _strengths(turn.hits).items():
             times = min(n, _MAX_REPEAT)  # several distinct phrases of one cue in a turn count, up to a cap
             for type_id, w in self.rules.type_index.get(cue, ()):
                 score = touched.get(type_id, state.scores.get(type_id, 0.0))

@@ -13,12 +13,20 @@ import re
 import string
 from typing import Any
 
-from assist.core.compiled import CompiledRule, CompiledRules, Gate, StateRule, done_flag, type_flag
+from assist.core.compiled import (
+    CompiledRule,
+    CompiledRules,
+    Gate,
+    Intensity,
+    StateRule,
+    done_flag,
+    type_flag,
+)
 from assist.core.cues import CueMatcher, CuePatterns
 from assist.core.normalize import to_traditional
 from assist.errors import RulePackError
 from assist.rulepack.load import RulePack
-from assist.rulepack.schema import FEATURES, Condition, Rule
+from assist.rulepack.schema import FEATURES, Condition, LexEntry, Rule
 
 WHY_FIELDS = frozenset({"heard", "words", "run_words", "type"})
 _SPEAKER_KIND = {"agent": "a", "customer": "c"}
@@ -109,9 +117,13 @@ def check(packs: list[RulePack]) -> list[str]:
                     if err:
                         problems.append(f"{ls.at(('cues', cue, 'regex', j))}: field "
                                         f"'cues.{cue}.regex[{j}]': {err}")
-                if any(not p.strip() for p in entry.phrases):
-                    problems.append(f"{ls.at(('cues', cue, 'phrases'))}: field 'cues.{cue}.phrases': "
-                                    "empty phrase")
+                for fld in ("phrases", "strong", "weak"):
+                    if any(not p.strip() for p in getattr(entry, fld)):
+                        problems.append(f"{ls.at(('cues', cue, fld))}: field 'cues.{cue}.{fld}': empty phrase")
+                both = sorted({s.casefold() for s in entry.strong} & {s.casefold() for s in entry.weak})
+                if both:
+                    problems.append(f"{ls.at(('cues', cue, 'weak'))}: field 'cues.{cue}.weak': expected a phrase "
+                                    f"to be strong or weak, not both: {', '.join(both)}")
             for cue, decl in m.cues.items():
                 if decl.computed is None and cue not in lex.cues:
                     problems.append(f"{ls.at(('cues',))}: field 'cues': cue '{cue}' has no {lang} "
@@ -229,6 +241,11 @@ def _say(rule: Rule, languages: list[str]) -> dict[str, str]:
     return say
 
 
+def _weights(entry: LexEntry, intensity: Intensity) -> tuple[tuple[str, float], ...]:
+    return (*((s.casefold(), intensity.strong) for s in entry.strong),
+            *((s.casefold(), intensity.weak) for s in entry.weak))
+
+
 def compile_packs(packs: list[RulePack]) -> CompiledRules:
     """Validate packs together and build the engine's tables; raise RulePackError listing every problem."""
     problems = check(packs)
@@ -244,7 +261,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
                 for cue, entry in lex.cues.items():
                     if decls[cue].speaker in (speaker, "any"):
                         patterns.setdefault(cue, []).append(
-                            CuePatterns(tuple(s.casefold() for s in entry.phrases), tuple(entry.regex)))
+                            CuePatterns(tuple(s.casefold() for s in entry.phrases), tuple(entry.regex),
+                                        _weights(entry, p.manifest.settings.intensity)))
         matchers[speaker] = CueMatcher(patterns, negatable)
     computed = tuple((n, d.speaker, d.computed) for n, d in decls.items() if d.computed)
     states = {

@@ -76,7 +76,12 @@ class Manifest(_Strict):
 
 
 class LexEntry(_Strict):
+    """A cue's phrases and regexes in one language; `strong` and `weak` phrases are matched like the others
+    and count for more or less when customer types are scored (settings.intensity)."""
+
     phrases: list[str] = []
+    strong: list[str] = []
+    weak: list[str] = []
     regex: list[str] = []
 
 
