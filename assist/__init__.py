@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assist.bundle import DEFAULT_RULES
 from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
@@ -49,9 +50,6 @@ __all__ = [
     "load_rules",
     "parse_event",
 ]
-
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
-
 
 def load_rules(path: str | Path = DEFAULT_RULES) -> CompiledRules:
     """Load, check and compile every rule pack under `path`; raise RulePackError listing each problem."""

@@ -14,6 +14,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from assist.bundle import EXAMPLES
 from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.outputs import Output
@@ -196,7 +197,6 @@ def replay_hour(rules: CompiledRules, lines: list[Turn]) -> dict[str, float]:
     return {"replay_1h_call_s": round(elapsed, 3), "replay_1h_events": steps}
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run(rules_dir: Path, calls: int = 1000, live: bool = True) -> dict[str, Any]:

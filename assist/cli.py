@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assist import DEFAULT_RULES
+from assist.bundle import DEFAULT_RULES
 from assist.errors import AssistError, RulePackError
 
 
@@ -73,8 +73,8 @@ def _replay(args: argparse.Namespace) -> int:
             write_html(args.html, recorded, title="assist replay: " + ", ".join(map(str, args.paths)))
             print(f"wrote {args.html}", file=sys.stderr)
 
-    for item in replay(args.paths, rules, fmt=args.format, lang=args.lang,
-                       agent_channel=args.agent_channel, agent_speaker=args.agent_speaker):
+    for item in replay(args.paths, rules, fmt=args.format, lang=args.lang, agent_channel=args.agent_channel,
+                       agent_speaker=args.agent_speaker, show_progress=not sys.stdout.isatty()):
         if recorded is not None:
             recorded.append(item)
         if isinstance(item, Problem):
@@ -116,7 +116,8 @@ def _report(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
 
     def outputs() -> Iterator[Output]:
-        for item in replay(args.paths, load_rules(args.rules), fmt=args.format, lang=args.lang):
+        for item in replay(args.paths, load_rules(args.rules), fmt=args.format, lang=args.lang,
+                           show_progress=True):
             if isinstance(item, Problem):
                 problems.append(item)
                 print(f"error: {item.message}", file=sys.stderr)
@@ -180,11 +181,21 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("assist")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 MAX_REPLAY_PAUSE_MS = 60_000  # a gap in the recording never stalls a real-time replay for longer
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assist", description="Rule-based real-time call assist.")
+    parser.add_argument("--version", action="version", version=f"assist {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     rp = sub.add_parser("replay", help="run recorded transcripts through the engine and show what it raises")

@@ -57,12 +57,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from assist import load_rules
     from assist.server.demo import run_demo
 
+    rules = load_rules(args.rules)
     refused = 0
     with contextlib.suppress(KeyboardInterrupt):
         refused = asyncio.run(run_demo(Path(args.file), host=args.host, port=args.port, speed=args.speed,
-                                       once=args.once))
+                                       once=args.once, rules=rules))
     return 1 if refused else 0
 
 
@@ -87,7 +89,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the server's subcommands to the `assist` parser."""
-    from assist import DEFAULT_RULES
+    from assist.bundle import DEFAULT_RULES
     from assist.server.demo import DEFAULT_CALL
 
     serve = sub.add_parser("serve", help="run the live server: /ingest, /agent, /supervisor, pages, /metrics")
@@ -114,6 +116,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--port", type=int, default=8765)
     demo.add_argument("--speed", type=float, default=1.0, help="2 plays twice as fast")
     demo.add_argument("--file", default=str(DEFAULT_CALL), help="native JSON Lines call to stream")
+    demo.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     demo.set_defaults(func=_demo)
 
     export = sub.add_parser("export", help="write a logged call's events as native JSON Lines "

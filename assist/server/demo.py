@@ -11,12 +11,13 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
+from assist.bundle import EXAMPLES
 from assist.core.events import event_time, parse_event
 from assist.errors import FormatError
+from assist.rulepack.compile import CompiledRules
 from assist.server.app import AssistServer
 from assist.server.config import ServerConfig, Tokens
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 DEFAULT_CALL = EXAMPLES / "demo_en.jsonl"
 MAX_PAUSE_MS = 10_000  # a long silence in the recording never stalls the demo for longer
 LOOP_GAP_S = 3.0
@@ -85,7 +86,8 @@ async def _drained(server: AssistServer, timeout: float) -> None:
 
 
 async def run_demo(path: Path = DEFAULT_CALL, *, host: str = "127.0.0.1", port: int = 8765,
-                   speed: float = 1.0, once: bool = False, print_: Callable[[str], None] = print) -> int:
+                   speed: float = 1.0, once: bool = False, print_: Callable[[str], None] = print,
+                   rules: CompiledRules | None = None) -> int:
     """Serve, print the URLs, stream the call (again and again unless `once`); return refused events."""
     events = read_events(path)
     starts = [e for e in events if e.get("type") == "call.start" and e.get("agent_id")]
@@ -93,7 +95,7 @@ async def run_demo(path: Path = DEFAULT_CALL, *, host: str = "127.0.0.1", port: 
     tokens = Tokens(cti=secrets.token_urlsafe(16), supervisor=secrets.token_urlsafe(16),
                     agents={a: secrets.token_urlsafe(16) for a in agents})
     config = ServerConfig(host=host, port=port, tokens=tokens)
-    async with AssistServer(config) as server:
+    async with AssistServer(config, rules) as server:
         for agent_id, token in tokens.agents.items():
             print_(f"sidebar for agent {agent_id}:  {server.url('/', token)}")
         print_(f"supervisor view:       {server.url('/supervisor', tokens.supervisor)}")
