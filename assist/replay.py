@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import AnyEvent, CallEnd, event_time, parse_event
 from assist.core.outputs import Output
-from assist.errors import AssistError, CapacityError, EventError
+from assist.errors import AssistError, CapacityError, EventError, FormatError
 from assist.formats import ReadOptions, read_file
+from assist.progress import progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,27 +33,42 @@ class Problem:
     message: str
 
 
+TRANSCRIPT_SUFFIXES = frozenset({".jsonl", ".txt", ".json", ".vtt", ".srt", ".ndjson"})
+
+
 def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
-    """Files named, and the files directly inside directories named, sorted for a stable order."""
+    """Files named, and the transcript files anywhere under directories named (hidden ones skipped), each
+    directory's sorted for a stable order. Raise FormatError for a path that does not exist or a directory
+    with no transcript in it: an empty input is a mistake, not a report of 0 calls."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
-                              and f.suffix in {".jsonl", ".txt", ".json", ".vtt", ".srt", ".ndjson"}))
-        else:
+            found = sorted(f for f in p.rglob("*") if f.suffix in TRANSCRIPT_SUFFIXES and f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not found:
+                raise FormatError(f"{p}: expected transcript files ({', '.join(sorted(TRANSCRIPT_SUFFIXES))}) "
+                                  "in this directory or below it, found none")
+            out.extend(found)
+        elif p.exists():
             out.append(p)
+        else:
+            raise FormatError(f"{p}: no such file or directory")
     return out
 
 
 def replay(paths: Sequence[str | Path], rules: CompiledRules, *, fmt: str | None = None,
            lang: str | None = None, engine: Engine | None = None, agent_channel: str | None = None,
-           agent_speaker: str | None = None) -> Iterator[Step | Problem]:
+           agent_speaker: str | None = None, show_progress: bool = False) -> Iterator[Step | Problem]:
     """Run every file through one engine; calls still open at the end get closed with a summary.
 
     `agent_channel` / `agent_speaker` say which party is the agent in formats that do not (ch_0, spk_1).
+    `show_progress`: a bar of files done on stderr when it is a terminal and there is more than one file.
+    Raise FormatError before the first event if a path is missing or a directory holds no transcript.
     """
     eng = engine or Engine(rules, lang=lang)
-    for path in transcript_files(paths):
+    found = transcript_files(paths)
+    files: Iterable[Path] = progress(found, desc="calls", unit="file") if show_progress and len(found) > 1 else found
+    for path in files:
         opts = ReadOptions(call_id=path.stem, lang=lang, agent_channel=agent_channel, agent_speaker=agent_speaker)
         try:
             items = read_file(path, fmt, opts)

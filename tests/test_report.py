@@ -84,10 +84,11 @@ def test_checklist_rates_leave_out_calls_where_an_item_did_not_apply(rules: Comp
 
 
 def test_the_whole_examples_directory(rules: CompiledRules) -> None:
-    outs = outputs_of(rules, ".")
+    top = [p.name for p in transcript_files([EXAMPLES]) if p.parent == EXAMPLES]  # formats/ needs options
+    outs = outputs_of(rules, *top)
     report = aggregate(outs)
     summaries = [o for o in outs if isinstance(o, Summary)]
-    assert report.calls == len(summaries) == len(transcript_files([EXAMPLES]))  # one call a file there
+    assert report.calls == len(summaries) == len(top)  # one call a file there
     assert report.prompts == sum(isinstance(o, Prompt) for o in outs)
     assert sum(s.raised for s in report.rules.values()) == report.prompts
     for s in report.rules.values():  # every prompt has exactly one fate
