@@ -12,9 +12,9 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from assist.bundle import EXAMPLES
+from assist.core.compiled import CompiledRules
 from assist.core.events import event_time, parse_event
 from assist.errors import FormatError
-from assist.rulepack.compile import CompiledRules
 from assist.server.app import AssistServer
 from assist.server.config import ServerConfig, Tokens
 
