@@ -20,7 +20,14 @@ class EventError(AssistError):
 
 
 class FormatError(AssistError):
-    """A transcript file cannot be read in the format it claims or was forced to."""
+    """A transcript file (or a vendor message) cannot be read in the format it claims or was forced to.
+    `field`, `expected` and `got` say what was wrong when one field was (a live error frame carries them)."""
+
+    def __init__(self, message: str, *, field: str = "", expected: str = "", got: str = ""):
+        self.field = field
+        self.expected = expected
+        self.got = got
+        super().__init__(message)
 
 
 class RulePackError(AssistError):

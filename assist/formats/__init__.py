@@ -2,6 +2,10 @@
 
 A parser yields ``Item``s: an event dict (to be validated by the core) or a problem found while reading.
 ``detect`` picks the format from the file's first lines; ``--format`` forces one.
+
+The vendor stream formats (Deepgram live, Transcribe streaming, LCA) are read one message at a time by a
+``StreamReader``: replay pushes a file's records through it, ``/ingest?format=…`` pushes websocket
+messages through the same reader (see ``assist.formats.live``), so both raise the same prompts.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from assist.errors import FormatError
 
@@ -28,6 +32,30 @@ class Item:
     where: str                          # file:line
     event: dict[str, Any] | None = None
     problem: str | None = None
+    field: str = ""                     # with a problem about one field: which, what was expected, what came
+    expected: str = ""
+    got: str = ""
+
+    @classmethod
+    def failed(cls, where: str, exc: FormatError) -> Item:
+        return cls(where, problem=str(exc), field=exc.field, expected=exc.expected, got=exc.got)
+
+
+class StreamReader(Protocol):
+    """A vendor stream read incrementally: push one decoded message, get the native events it completes."""
+
+    def push(self, message: Any, where: str) -> list[Item]:
+        """Events (and problems) this message completes; `where` names it in problems (file:line, message n)."""
+        ...
+
+    def close(self, where: str) -> list[Item]:
+        """The stream ended normally: what was still held, then the call's end where the format needs one."""
+        ...
+
+    @property
+    def holding(self) -> bool:
+        """True while part of an utterance is held back (not yet out as a final event)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +64,8 @@ class Format:
     description: str
     sniff: Callable[[str], bool]
     read: Callable[[str, str, ReadOptions], Iterator[Item]]
+    # a reader of single messages (options, source, live) for the formats a vendor streams
+    stream: Callable[[ReadOptions, str, bool], StreamReader] | None = None
 
 
 def _registry() -> dict[str, Format]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from assist.core.events import describe, json_problem
 from assist.core.normalize import has_cjk
 from assist.errors import FormatError
-from assist.formats import Item, ReadOptions
+from assist.formats import Item, ReadOptions, StreamReader
 
 Kind = Literal["channel", "speaker"]
 _PREFIX: dict[Kind, str] = {"channel": "ch_", "speaker": "spk_"}
@@ -39,34 +39,41 @@ class Turn:
 def ms(value: Any, where: str, field: str) -> int:
     """Seconds (a number, or a numeric string as Transcribe batch writes them) to whole milliseconds."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise FormatError(f"{where}: field '{field}': expected seconds as a number, got {describe(value)}")
+        raise FormatError(f"{where}: field '{field}': expected seconds as a number, got {describe(value)}",
+                          field=field, expected="seconds as a number", got=describe(value))
     try:
         seconds = float(value)
     except ValueError:
         raise FormatError(f"{where}: field '{field}': expected seconds as a number, "
-                          f"got {describe(value)}") from None
+                          f"got {describe(value)}", field=field, expected="seconds as a number",
+                          got=describe(value)) from None
     if not math.isfinite(seconds) or seconds < 0:
-        raise FormatError(f"{where}: field '{field}': expected seconds >= 0, got {describe(value)}")
+        raise FormatError(f"{where}: field '{field}': expected seconds >= 0, got {describe(value)}",
+                          field=field, expected="seconds >= 0", got=describe(value))
     return round(seconds * 1000)
 
 
 def millis(value: Any, where: str, field: str) -> int:
     """A whole number of milliseconds, as Call Analytics writes BeginOffsetMillis."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise FormatError(f"{where}: field '{field}': expected milliseconds >= 0, got {describe(value)}")
+        raise FormatError(f"{where}: field '{field}': expected milliseconds >= 0, got {describe(value)}",
+                          field=field, expected="milliseconds >= 0", got=describe(value))
     return round(value)
 
 
 def field(obj: Any, name: str, where: str, kind: type | tuple[type, ...], expected: str) -> Any:
     """obj[name], checked to be of `kind`; FormatError naming the field, what was expected and what came."""
     if not isinstance(obj, dict):
-        raise FormatError(f"{where}: expected a JSON object with '{name}', got {describe(obj)}")
+        raise FormatError(f"{where}: expected a JSON object with '{name}', got {describe(obj)}",
+                          field="", expected=f"a JSON object with '{name}'", got=describe(obj))
     if name not in obj:
-        raise FormatError(f"{where}: field '{name}': expected {expected}, got nothing (field missing)")
+        raise FormatError(f"{where}: field '{name}': expected {expected}, got nothing (field missing)",
+                          field=name, expected=expected, got="nothing (field missing)")
     value = obj[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise FormatError(f"{where}: field '{name}': expected {expected}, got {describe(value)}")
+        raise FormatError(f"{where}: field '{name}': expected {expected}, got {describe(value)}",
+                          field=name, expected=expected, got=describe(value))
     return value
 
 
@@ -175,28 +182,121 @@ def join(words: Iterable[str]) -> str:
     return out
 
 
-def events(turns: Iterable[Turn], speaker_of: dict[str, str], opts: ReadOptions, *, call_id: str,
-           where: str, lang: str | None = None, agent_id: str | None = None) -> Iterator[Item]:
-    """call.start, one utterance per turn with text, call.end at the last end time."""
+def call_start(opts: ReadOptions, call_id: str, lang: str | None = None,
+               agent_id: str | None = None) -> dict[str, Any]:
     start: dict[str, Any] = {"type": "call.start", "call_id": call_id, "t_ms": 0}
     if opts.lang or lang:
         start["lang"] = opts.lang or lang
     if opts.agent_id or agent_id:
         start["agent_id"] = opts.agent_id or agent_id
-    yield Item(where, event=start)
+    return start
+
+
+def utterance(t: Turn, speaker: str, call_id: str) -> dict[str, Any]:
+    ev: dict[str, Any] = {"type": "utterance", "call_id": call_id, "speaker": speaker,
+                          "text": t.text.strip(), "start_ms": t.start_ms,
+                          "end_ms": max(t.end_ms, t.start_ms), "final": t.final}
+    if t.uid is not None:
+        ev["utterance_id"] = t.uid
+    if t.confidence is not None and 0.0 <= t.confidence <= 1.0:
+        ev["confidence"] = round(t.confidence, 4)
+    return ev
+
+
+def events(turns: Iterable[Turn], speaker_of: dict[str, str], opts: ReadOptions, *, call_id: str,
+           where: str, lang: str | None = None, agent_id: str | None = None) -> Iterator[Item]:
+    """call.start, one utterance per turn with text, call.end at the last end time."""
+    yield Item(where, event=call_start(opts, call_id, lang, agent_id))
     end = 0
     last_where = where
     for t in turns:
         if not t.text.strip() or t.label is None:
             continue
-        ev: dict[str, Any] = {"type": "utterance", "call_id": call_id, "speaker": speaker_of[t.label],
-                              "text": t.text.strip(), "start_ms": t.start_ms,
-                              "end_ms": max(t.end_ms, t.start_ms), "final": t.final}
-        if t.uid is not None:
-            ev["utterance_id"] = t.uid
-        if t.confidence is not None and 0.0 <= t.confidence <= 1.0:
-            ev["confidence"] = round(t.confidence, 4)
+        ev = utterance(t, speaker_of[t.label], call_id)
         end = max(end, ev["end_ms"])
         last_where = t.where
         yield Item(t.where, event=ev)
     yield Item(last_where, event={"type": "call.end", "call_id": call_id, "t_ms": end})
+
+
+def read_stream(reader: StreamReader, content: str, source: str) -> Iterator[Item]:
+    """A file read with a stream reader: each record pushed in order, then the end of the stream."""
+    for where, obj, problem in records(content, source):
+        if problem is not None:
+            yield Item(where, problem=f"{where}: {problem}")
+            continue
+        yield from reader.push(obj, where)
+    yield from reader.close(f"{source}:1")
+
+
+class TurnStream:
+    """One call's turns as they come out of a vendor reader, to native events.
+
+    Over a file (`hold=True`) every turn is held to the end, so that without --agent-channel /
+    --agent-speaker the error lists every channel or speaker found before any event goes out. Live
+    (`hold=False`) the connection's options say who the agent is and each turn goes out at once:
+    call.start before the first, an utterance per turn with text, call.end at the last end time on close.
+    """
+
+    def __init__(self, opts: ReadOptions, source: str, *, hold: bool,
+                 unlabelled: Callable[[str], FormatError]):
+        self.opts = opts
+        self.source = source
+        self.hold = hold
+        self.unlabelled = unlabelled  # the error for speech no channel or speaker tells apart
+        self.held: list[Turn] = []
+        self.lang: str | None = None  # from the stream itself (Transcribe's LanguageCode), if the option is unset
+        self.started = False
+        self.end_ms = 0
+        agents = {label("channel", opts.agent_channel) if opts.agent_channel is not None else "",
+                  label("speaker", opts.agent_speaker) if opts.agent_speaker is not None else ""}
+        self.agents = agents - {""}
+
+    def add(self, turns: Iterable[Turn]) -> list[Item]:
+        if self.hold:
+            self.held.extend(turns)
+            return []
+        out: list[Item] = []
+        for t in turns:
+            if not t.text.strip():
+                continue
+            try:
+                speaker = self._speaker(t)
+            except FormatError as exc:
+                out.append(Item.failed(t.where, exc))
+                continue
+            if not self.started:
+                self.started = True
+                out.append(Item(t.where, event=call_start(self.opts, self.opts.call_id, self.lang)))
+            ev = utterance(t, speaker, self.opts.call_id)
+            self.end_ms = max(self.end_ms, ev["end_ms"])
+            out.append(Item(t.where, event=ev))
+        return out
+
+    def _speaker(self, t: Turn) -> str:
+        if t.label is None:
+            raise self.unlabelled(t.where)
+        if t.label in self.agents:
+            return "agent"
+        kind: Kind = "speaker" if t.label.startswith(_PREFIX["speaker"]) else "channel"
+        if not any(a.startswith(_PREFIX[kind]) for a in self.agents):
+            param = f"agent_{kind}"
+            raise FormatError(f"{t.where}: this stream labels {kind}s ({t.label}): expected the {param} "
+                              f"parameter, got {', '.join(sorted(self.agents)) or 'none'}",
+                              field=param, expected=f"the agent's {kind} (this stream labels {kind}s)",
+                              got=", ".join(sorted(self.agents)) or "nothing")
+        return "customer"
+
+    def finish(self, where: str, kind: Kind) -> list[Item]:
+        """The end of the stream: held turns (over a file) or the call.end of a live call."""
+        if not self.hold:
+            if not self.started:
+                return []
+            return [Item(where, event={"type": "call.end", "call_id": self.opts.call_id, "t_ms": self.end_ms})]
+        unlabelled = next((t for t in self.held if t.label is None and t.text.strip()), None)
+        if unlabelled is not None:
+            raise self.unlabelled(unlabelled.where)
+        speaker_of = roles((t.label for t in self.held if t.label and t.text.strip()), kind, self.opts,
+                           self.source)
+        return list(events(self.held, speaker_of, self.opts, call_id=self.opts.call_id, where=where,
+                           lang=self.lang))

@@ -25,7 +25,17 @@ from typing import Any
 
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import Kind, Turn, events, field, first_record, join, label, ms, records, roles
+from assist.formats._stt import (
+    Kind,
+    Turn,
+    TurnStream,
+    field,
+    first_record,
+    join,
+    label,
+    ms,
+    read_stream,
+)
 
 MESSAGE_TYPES = ("Results", "Metadata", "SpeechStarted", "UtteranceEnd")
 _TYPE = re.compile(r'^\{.*?"type"\s*:\s*"(?:Results|Metadata|SpeechStarted|UtteranceEnd)"')
@@ -139,36 +149,56 @@ class _Assembler:
             self.turns.append(self.open[channel].turn(final=False, where=where))
 
 
-def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
-    asm = _Assembler()
-    kinds: set[Kind] = set()
-    for where, obj, problem in records(content, source):
-        if problem is not None:
-            yield Item(where, problem=f"{where}: {problem}")
-            continue
-        kind = obj.get("type") if isinstance(obj, dict) else None
+def _unlabelled(where: str) -> FormatError:
+    return FormatError(f"{where}: expected words[].speaker (diarize=true) or channel_index [channel, channels] "
+                       "with more than one channel (multichannel=true) to tell the parties apart, got neither",
+                       field="channel_index", expected="words[].speaker or more than one channel",
+                       got="neither")
+
+
+class Reader:
+    """Deepgram live messages one at a time (see the module docstring); a StreamReader."""
+
+    def __init__(self, opts: ReadOptions, source: str, live: bool):
+        self.asm = _Assembler()
+        self.kinds: set[Kind] = set()
+        self.out = TurnStream(opts, source, hold=not live, unlabelled=_unlabelled)
+
+    @property
+    def holding(self) -> bool:
+        return bool(self.asm.open)
+
+    def push(self, message: Any, where: str) -> list[Item]:
+        kind = message.get("type") if isinstance(message, dict) else None
         if kind not in MESSAGE_TYPES:
-            yield Item(where, problem=f"{where}: field 'type': expected one of {', '.join(MESSAGE_TYPES)}, "
-                                      f"got {kind!r}")
-            continue
+            expected = f"one of {', '.join(MESSAGE_TYPES)}"
+            return [Item(where, problem=f"{where}: field 'type': expected {expected}, got {kind!r}",
+                         field="type", expected=expected, got=repr(kind))]
+        problems: list[Item] = []
         try:
             if kind == "Results":
-                asm.results(obj, where)
-                kinds.add("channel" if _channel(obj, where)[1] else "speaker")
+                self.asm.results(message, where)
+                self.kinds.add("channel" if _channel(message, where)[1] else "speaker")
             elif kind == "UtteranceEnd":
-                asm.flush(_channel({"channel_index": obj.get("channel", [0, 1])}, where)[0])
+                self.asm.flush(_channel({"channel_index": message.get("channel", [0, 1])}, where)[0])
         except FormatError as exc:
-            yield Item(where, problem=str(exc))
-    for channel in list(asm.open):
-        asm.flush(channel)
-    unlabelled = next((t for t in asm.turns if t.label is None and t.text.strip()), None)
-    if unlabelled is not None:
-        raise FormatError(f"{unlabelled.where}: expected words[].speaker (diarize=true) or channel_index "
-                          "[channel, channels] with more than one channel (multichannel=true) to tell the "
-                          "parties apart, got neither")
-    kind_used: Kind = "channel" if "channel" in kinds else "speaker"
-    speaker_of = roles((t.label for t in asm.turns if t.label and t.text.strip()), kind_used, opts, source)
-    yield from events(asm.turns, speaker_of, opts, call_id=opts.call_id, where=f"{source}:1")
+            problems.append(Item.failed(where, exc))
+        return problems + self._turns()
+
+    def close(self, where: str) -> list[Item]:
+        for channel in list(self.asm.open):
+            self.asm.flush(channel)
+        out = self._turns()
+        return out + self.out.finish(where, "channel" if "channel" in self.kinds else "speaker")
+
+    def _turns(self) -> list[Item]:
+        turns, self.asm.turns = self.asm.turns, []
+        return self.out.add(turns)
 
 
-FORMAT = Format("deepgram", "Deepgram streaming responses (JSON Lines or a JSON array of messages)", _sniff, read)
+def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
+    return read_stream(Reader(opts, source, live=False), content, source)
+
+
+FORMAT = Format("deepgram", "Deepgram streaming responses (JSON Lines or a JSON array of messages)", _sniff, read,
+                Reader)

@@ -24,7 +24,7 @@ from typing import Any
 
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import field, first_record, millis, ms, records
+from assist.formats._stt import field, first_record, millis, ms, read_stream
 
 _SHAPE = re.compile(r'^\{.*"EventType"\s*:\s*"[A-Z_]+"')
 _PARTY = {"AGENT": "agent", "CALLER": "customer", "CUSTOMER": "customer"}
@@ -120,7 +120,8 @@ class _Calls:
 
     def segment(self, call_id: str, obj: dict[str, Any], where: str) -> Iterator[Item]:
         if call_id in self.ended:
-            yield Item(where, problem=f"{where}: call '{call_id}' already ended: expected segments before END")
+            yield Item(where, problem=f"{where}: call '{call_id}' already ended: expected segments before END",
+                       field="CallId", expected="a call that has not ended", got=call_id)
             return
         seg = _segment(obj, where)
         if seg is None or not seg.text.strip() or seg.channel.upper() not in _PARTY:
@@ -144,24 +145,40 @@ class _Calls:
         yield Item(where, event={"type": "call.end", "call_id": call_id, "t_ms": self.last_ms.get(call_id, 0)})
 
 
-def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
-    calls = _Calls(opts)
-    for where, obj, problem in records(content, source):
-        if problem is not None:
-            yield Item(where, problem=f"{where}: {problem}")
-            continue
+class Reader:
+    """LCA call events one at a time; a StreamReader. Over a file, calls without END are left to replay
+    (which closes them with a warning); live, a normal end of the stream ends them at their last time."""
+
+    holding = False  # every segment goes out as it comes
+
+    def __init__(self, opts: ReadOptions, source: str, live: bool):
+        self.calls = _Calls(opts)
+        self.live = live
+
+    def push(self, message: Any, where: str) -> list[Item]:
         try:
-            kind = field(obj, "EventType", where, str, "START, ADD_TRANSCRIPT_SEGMENT or END")
-            call_id = field(obj, "CallId", where, str, "the call id")
+            kind = field(message, "EventType", where, str, "START, ADD_TRANSCRIPT_SEGMENT or END")
+            call_id = field(message, "CallId", where, str, "the call id")
             if kind == "START":
-                yield from calls.start(call_id, obj, where)
-            elif kind == "ADD_TRANSCRIPT_SEGMENT":
-                yield from calls.segment(call_id, obj, where)
-            elif kind == "END":
-                yield from calls.end(call_id, where)
+                return list(self.calls.start(call_id, message, where))
+            if kind == "ADD_TRANSCRIPT_SEGMENT":
+                return list(self.calls.segment(call_id, message, where))
+            if kind == "END":
+                return list(self.calls.end(call_id, where))
         except FormatError as exc:
-            yield Item(where, problem=str(exc))
+            return [Item.failed(where, exc)]
+        return []
+
+    def close(self, where: str) -> list[Item]:
+        if not self.live:
+            return []
+        return [item for call_id in sorted(self.calls.started - self.calls.ended)
+                for item in self.calls.end(call_id, where)]
+
+
+def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
+    return read_stream(Reader(opts, source, live=False), content, source)
 
 
 FORMAT = Format("lca", "AWS Live Call Analytics call events (START / ADD_TRANSCRIPT_SEGMENT / END, JSON Lines)",
-                _sniff, read)
+                _sniff, read, Reader)

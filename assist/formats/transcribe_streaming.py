@@ -20,10 +20,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from assist.core.events import describe
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import Kind, Turn, events, field, first_record, join, label, ms, records, roles
+from assist.formats._stt import Kind, Turn, TurnStream, field, first_record, join, label, ms, read_stream
 
 _SHAPE = re.compile(r'^\{\s*"(?:TranscriptEvent"\s*:\s*\{\s*")?Transcript"\s*:\s*\{\s*"Results"\s*:')
 
@@ -81,50 +80,99 @@ def _result_turns(result: Any, where: str) -> tuple[Kind | None, list[Turn]]:
     return "speaker", turns
 
 
-def _fill_labels(turns: list[Turn], source: str) -> None:
-    """Partial results often come before Transcribe knows the speaker: take it from the same result."""
-    by_uid = {t.uid: t.label for t in turns if t.label is not None}
-    last: str | None = None
-    for t in turns:
-        if t.label is None:
-            t.label = by_uid.get(t.uid) or last
-        last = t.label or last
-    missing = next((t for t in turns if t.label is None and t.text.strip()), None)
-    if missing is not None:
-        raise FormatError(f"{missing.where}: expected a ChannelId (channel identification) or Items[].Speaker "
-                          "(speaker partitioning) to tell the parties apart, got neither")
+def _unlabelled(where: str) -> FormatError:
+    return FormatError(f"{where}: expected a ChannelId (channel identification) or Items[].Speaker (speaker "
+                       "partitioning) to tell the parties apart, got neither", field="ChannelId",
+                       expected="a ChannelId or Items[].Speaker", got="neither")
 
 
-def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
-    turns: list[Turn] = []
-    kinds: set[Kind] = set()
-    lang: str | None = None
-    for where, obj, problem in records(content, source):
-        if problem is not None:
-            yield Item(where, problem=f"{where}: {problem}")
-            continue
+class _Labels:
+    """Partial results often come before Transcribe knows the speaker: they take it from a later result
+    with the same ResultId (held until then), or at the end from the turn before them."""
+
+    def __init__(self) -> None:
+        self.by_uid: dict[str | None, str] = {}
+        self.last: str | None = None
+        self.held: dict[str | None, list[tuple[Turn, str | None]]] = {}
+
+    def fill(self, turns: list[Turn]) -> list[Turn]:
+        out: list[Turn] = []
+        for t in turns:
+            if t.label is None:
+                t.label = self.by_uid.get(t.uid)
+                if t.label is None:
+                    self.held.setdefault(t.uid, []).append((t, self.last))
+                    continue
+            else:
+                self.by_uid.setdefault(t.uid, t.label)
+                for h, _ in self.held.pop(t.uid, []):
+                    h.label = t.label
+                    out.append(h)
+            self.last = t.label
+            out.append(t)
+        return out
+
+    def rest(self) -> list[Turn]:
+        out = [t for ts in self.held.values() for t, _ in ts]
+        for ts in self.held.values():
+            for t, before in ts:
+                t.label = before
+        self.held.clear()
+        return out
+
+
+class Reader:
+    """Transcribe streaming TranscriptEvents one at a time; a StreamReader."""
+
+    def __init__(self, opts: ReadOptions, source: str, live: bool):
+        self.source = source
+        self.live = live
+        self.kinds: set[Kind] = set()
+        self.labels = _Labels()
+        self.seen_results = False
+        self.out = TurnStream(opts, source, hold=not live, unlabelled=_unlabelled)
+
+    @property
+    def holding(self) -> bool:
+        return bool(self.labels.held)
+
+    def push(self, message: Any, where: str) -> list[Item]:
+        turns: list[Turn] = []
+        problems: list[Item] = []
         try:
-            ev = _event(obj)
+            ev = _event(message)
             transcript = field(ev, "Transcript", where, dict, "a Transcript object with Results")
             results = field(transcript, "Results", where, list, "a list of results")
             for k, result in enumerate(results):
                 result_kind, found = _result_turns(result, f"{where}:Results[{k}]")
                 if result_kind is not None:
-                    kinds.add(result_kind)
+                    if self.live and self.kinds and result_kind not in self.kinds:
+                        raise FormatError(f"{where}: expected either ChannelId or Items[].Speaker throughout, "
+                                          "got both", field="ChannelId", expected="the same labelling throughout",
+                                          got="both")
+                    self.kinds.add(result_kind)
                 if isinstance(result, dict) and isinstance(result.get("LanguageCode"), str):
-                    lang = lang or result["LanguageCode"]
+                    self.out.lang = self.out.lang or result["LanguageCode"]
                 turns.extend(found)
+                self.seen_results = True
         except FormatError as exc:
-            yield Item(where, problem=str(exc))
-    if len(kinds) > 1:
-        raise FormatError(f"{source}: expected either ChannelId or Items[].Speaker throughout, got both")
-    _fill_labels(turns, source)
-    kind: Kind = kinds.pop() if kinds else "channel"
-    if not turns:
-        raise FormatError(f"{source}: expected TranscriptEvent records with results, got {describe(content[:40])}")
-    speaker_of = roles((t.label for t in turns if t.label and t.text.strip()), kind, opts, source)
-    yield from events(turns, speaker_of, opts, call_id=opts.call_id, where=f"{source}:1", lang=lang)
+            problems.append(Item.failed(where, exc))
+        return problems + self.out.add(self.labels.fill(turns))
+
+    def close(self, where: str) -> list[Item]:
+        if len(self.kinds) > 1:
+            raise FormatError(f"{self.source}: expected either ChannelId or Items[].Speaker throughout, got both")
+        if not self.seen_results and not self.live:
+            raise FormatError(f"{self.source}: expected TranscriptEvent records with results, got none")
+        out = self.out.add(self.labels.rest())
+        kind: Kind = next(iter(self.kinds)) if self.kinds else "channel"
+        return out + self.out.finish(where, kind)
+
+
+def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
+    return read_stream(Reader(opts, source, live=False), content, source)
 
 
 FORMAT = Format("transcribe-streaming",
-                "Amazon Transcribe streaming TranscriptEvent records (JSON Lines or a JSON array)", _sniff, read)
+                "Amazon Transcribe streaming TranscriptEvent records (JSON Lines or a JSON array)", _sniff, read,
+                Reader)

@@ -30,6 +30,7 @@ from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
+from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.gctune import QuietGC
@@ -37,6 +38,7 @@ from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route,
 from assist.server.hub import Hub
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
+from assist.server.vendor import VendorIngest, stream_for
 
 log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
@@ -90,6 +92,7 @@ class AssistServer:
         self.started = time.monotonic()
         self.port = config.port
         self._who: weakref.WeakKeyDictionary[ServerConnection, Identity] = weakref.WeakKeyDictionary()
+        self._vendor: weakref.WeakKeyDictionary[ServerConnection, LiveStream] = weakref.WeakKeyDictionary()
         self._counts = {"cti": 0, "agent": 0, "supervisor": 0}
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -213,6 +216,12 @@ class AssistServer:
             return respond(HTTPStatus.FORBIDDEN, f"this token does not open {path}\n")
         if not self.gate.origin_ok(request):
             return respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        if path == "/ingest":
+            stream = stream_for(request.path)
+            if isinstance(stream, tuple):
+                return respond(*stream)
+            if stream is not None:
+                self._vendor[connection] = stream
         self._who[connection] = who
         return None
 
@@ -222,7 +231,10 @@ class AssistServer:
         self.metrics.connections.labels(who.role).inc()
         log.info(json.dumps({"event": "connected", "role": who.role, "agent_id": who.agent_id}))
         try:
-            if who.role == "cti":
+            stream = self._vendor.pop(connection, None)
+            if stream is not None:
+                await self._ingest_vendor(connection, VendorIngest(stream, self.hub.ingest))
+            elif who.role == "cti":
                 await self._ingest(connection)
             else:
                 await self._subscriber(connection, who)
@@ -255,6 +267,21 @@ class AssistServer:
                     return
             await acks.put(None)
             await sender  # the last acks go out (or the connection is gone)
+        finally:
+            sender.cancel()
+
+    async def _ingest_vendor(self, connection: ServerConnection, vendor: VendorIngest) -> None:
+        """A vendor stream (see server/vendor.py): answers by message index, sent once the log holds them."""
+        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(ACKS_IN_FLIGHT)
+        sender = asyncio.create_task(self._send_acks(connection, acks))
+        try:
+            async for message in connection:
+                replies = vendor.message(message, time.perf_counter())
+                await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
+            vendor.close(time.perf_counter())  # a normal close ends the call; an abnormal one raised above
+            await acks.put((self.commits.mark() if self.commits is not None else 0, []))  # committed too
+            await acks.put(None)
+            await sender
         finally:
             sender.cancel()
 

@@ -148,7 +148,8 @@ class Hub:
         if self.journal is not None:
             if isinstance(ev, CallStart):
                 self.journal.opened(call_id, ev.agent_id)
-            self.journal.inbound(call_id, ev.type, seq, getattr(ev, "utterance_id", None),
+            final_uid = ev.utterance_id if isinstance(ev, Utterance) and ev.final else None  # partials share it
+            self.journal.inbound(call_id, ev.type, seq, final_uid,
                                  json.dumps(obj, ensure_ascii=False))
         if isinstance(ev, CallStart):
             self._announce(live, "started")
@@ -160,8 +161,9 @@ class Hub:
         return {"type": "ack", "seq": seq, "call_id": call_id}
 
     def _seen(self, live: LiveCall | None, ev: AnyEvent) -> bool:
-        """Was this event (by seq, or an utterance by utterance_id) accepted before, also by a
-        process that ran before this one on the same call log?"""
+        """Was this event (by seq, or an utterance by the utterance_id of a final already accepted) accepted
+        before, also by a process that ran before this one on the same call log? A partial after its
+        final is late news, answered as a duplicate too."""
         uid = ev.utterance_id if isinstance(ev, Utterance) else None
         if ev.seq is None and uid is None:
             return False
@@ -186,7 +188,8 @@ class Hub:
             live.lang = state.lang
         if ev.seq is not None and len(live.seqs) < MAX_SEQS_PER_CALL:
             live.seqs.add(ev.seq)
-        if isinstance(ev, Utterance) and ev.utterance_id is not None and len(live.uids) < MAX_SEQS_PER_CALL:
+        if isinstance(ev, Utterance) and ev.final and ev.utterance_id is not None \
+                and len(live.uids) < MAX_SEQS_PER_CALL:  # a partial's id is its final's: only the final counts
             live.uids.add(ev.utterance_id)
         if not isinstance(ev, (Tick, FeedbackEvent)):  # the live clock runs from the CTI's events only
             live.last_t_ms = max(live.last_t_ms, event_time(ev))
