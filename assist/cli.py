@@ -166,6 +166,44 @@ def _eval(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _cues_suggest(args: argparse.Namespace) -> int:
+    import json
+
+    from assist.cue_mining import collect, suggest, table
+    from assist.evaluation import read_labels
+    from assist.rulepack.compile import compile_packs
+    from assist.rulepack.load import load_packs
+
+    packs = load_packs(Path(args.rules))
+    rules = compile_packs(packs)
+    labels = read_labels(args.labels, score=args.score, difficult_at_most=args.difficult_at_most,
+                         fine_above=args.fine_above)
+    families: dict[str, list[str]] = {}
+    for pack in packs:
+        for lang, lex in pack.lexicons.items():
+            if args.lang and lang != args.lang:
+                continue
+            for cue, entry in lex.cues.items():
+                if pack.manifest.cues[cue].speaker in (args.speaker, "any"):
+                    families.setdefault(cue, []).extend(s.casefold() for s in (*entry.phrases, *entry.strong,
+                                                                                *entry.weak))
+    mined = suggest(collect(args.paths, args.speaker, args.format), labels, rules, families,
+                    speaker=args.speaker, lang=args.lang, top=args.top, min_calls=args.min_calls)
+    print(json.dumps(mined.to_dict(), ensure_ascii=False) if args.json else table(mined))
+    return 0
+
+
+def _label_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", required=True, metavar="LABELS.json",
+                   help='call id → {"difficult": true|false} (or a score, with --score)')
+    p.add_argument("--score", metavar="FIELD",
+                   help="labels give a number under FIELD instead of 'difficult' (e.g. a satisfaction score)")
+    p.add_argument("--difficult-at-most", type=float, default=-1.0, metavar="X",
+                   help="with --score: difficult when the score is at most X (default -1)")
+    p.add_argument("--fine-above", type=float, default=0.0, metavar="Y",
+                   help="with --score: fine when the score is above Y (default 0); calls between are left out")
+
+
 def _bench(args: argparse.Namespace) -> int:
     import json
 
@@ -227,19 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="replay labelled calls and measure how many difficult customers the "
                         "rules notice, and how many fine ones they flag")
     ev.add_argument("paths", nargs="+", metavar="FILE|DIR")
-    ev.add_argument("--labels", required=True, metavar="LABELS.json",
-                    help='call id → {"difficult": true|false} (or a score, with --score)')
+    _label_options(ev)
     ev.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     ev.add_argument("--json", action="store_true", help="print one JSON object (every call id included)")
     ev.add_argument("--noticed", action="append", metavar="NAMES",
                     help="customer types and rule ids that count as noticing the customer, comma-separated "
                     "(default: the negative types, their tip- rules, acknowledge-emotion, acknowledge-before-apology)")
-    ev.add_argument("--score", metavar="FIELD",
-                    help="labels give a number under FIELD instead of 'difficult' (e.g. a satisfaction score)")
-    ev.add_argument("--difficult-at-most", type=float, default=-1.0, metavar="X",
-                    help="with --score: difficult when the score is at most X (default -1)")
-    ev.add_argument("--fine-above", type=float, default=0.0, metavar="Y",
-                    help="with --score: fine when the score is above Y (default 0); calls between are left out")
     ev.add_argument("--format", help="input format, overriding detection (as for replay)")
     ev.add_argument("--lang", help="language of every call, overriding detection")
     ev.set_defaults(func=_eval)
@@ -262,6 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("dir", nargs="?", default=str(DEFAULT_RULES))
     test.add_argument("--rule", action="append", help="only this rule (repeatable)")
     test.set_defaults(func=_rules_test)
+
+    cues = sub.add_parser("cues", help="work on cue lexicons")
+    csub = cues.add_subparsers(dest="cues_command", required=True)
+    sg = csub.add_parser("suggest", help="mine phrases over-represented in difficult calls against fine ones "
+                         "(log-odds ratio with an informative Dirichlet prior): candidates for the lexicons")
+    sg.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    _label_options(sg)
+    sg.add_argument("--lang", help="only calls in this language (en, zh, bg…)")
+    sg.add_argument("--speaker", choices=["customer", "agent"], default="customer", help="whose turns to mine")
+    sg.add_argument("--top", type=int, default=50, help="how many phrases to list (default 50)")
+    sg.add_argument("--min-calls", type=int, default=5, help="a phrase must occur in this many difficult calls")
+    sg.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory (for resembles / covered by)")
+    sg.add_argument("--format", help="input format, overriding detection (as for replay)")
+    sg.add_argument("--json", action="store_true", help="print one JSON object")
+    sg.set_defaults(func=_cues_suggest)
 
     from assist.server.cli import register as register_server
 
