@@ -153,7 +153,8 @@ def _eval(args: argparse.Namespace) -> int:
     engine = Engine(rules, lang=args.lang)
     problems = 0
     calls = []
-    for item in outcomes(replay(args.paths, rules, fmt=args.format, lang=args.lang, engine=engine), engine):
+    steps = replay(args.paths, rules, fmt=args.format, lang=args.lang, engine=engine, show_progress=True)
+    for item in outcomes(steps, engine):
         if isinstance(item, Problem):
             problems += 1
             print(f"error: {item.message}", file=sys.stderr)
