@@ -31,6 +31,7 @@ from assist.errors import EventError
 _KIND = {"agent": "a", "customer": "c"}
 _MAX_REPEAT = 3
 _MIN_RATE_MS = 1500  # shorter utterances give no meaningful speech rate
+DEFAULT_MAX_CALLS = 1800  # open calls per engine; the server's limits.max_calls defaults to this
 
 
 def _within(low: int | None, value: int, high: int | None) -> bool:
@@ -66,7 +67,7 @@ class Engine:
     the same either way (a test holds it to that), only slower.
     """
 
-    def __init__(self, rules: CompiledRules, *, max_calls: int = 1800, lang: str | None = None,
+    def __init__(self, rules: CompiledRules, *, max_calls: int = DEFAULT_MAX_CALLS, lang: str | None = None,
                  prefilter: bool = True):
         self.rules = rules
         self._lang_override = lang

@@ -23,17 +23,12 @@ def _serve(args: argparse.Namespace) -> int:
     from assist.server.config import load_config
 
     config = load_config(args.config, host=args.host, port=args.port, certfile=args.certfile,
-                         keyfile=args.keyfile)
+                         keyfile=args.keyfile, log={"path": args.log, "sync": args.log_sync,
+                                                    "retention_days": args.retention_days})
     if args.no_log:
         config.log.path = None
-    elif args.log is not None:
-        config.log.path = args.log
     elif config.log.path is None:
         config.log.path = DEFAULT_LOG  # nothing lost by default: every accepted event is logged before its ack
-    if args.log_sync is not None:
-        config.log.sync = args.log_sync
-    if args.retention_days is not None:
-        config.log.retention_days = args.retention_days
     rules = load_rules(args.rules)
     tokens = config.tokens
     if not (tokens.cti or tokens.supervisor or tokens.agents):
@@ -87,14 +82,20 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default(field: str) -> object:
+    from assist.server.config import ServerConfig
+
+    return ServerConfig.model_fields[field].default
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the server's subcommands to the `assist` parser."""
     from assist.bundle import DEFAULT_RULES
     from assist.server.demo import DEFAULT_CALL
 
     serve = sub.add_parser("serve", help="run the live server: /ingest, /agent, /supervisor, pages, /metrics")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--host", help=f"address to listen on (default {_default('host')})")
+    serve.add_argument("--port", type=int, help=f"port (default {_default('port')}; 0 picks a free one)")
     serve.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     serve.add_argument("--config", help="YAML or JSON settings file (tokens, limits, origins, TLS)")
     serve.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile serves https/wss")
@@ -112,8 +113,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="serve and stream an example call at real speed; "
                                        "prints the sidebar URL")
     demo.add_argument("--once", action="store_true", help="stream the call once, then exit")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument("--host", help=f"address to listen on (default {_default('host')})")
+    demo.add_argument("--port", type=int, help=f"port (default {_default('port')}; 0 picks a free one)")
     demo.add_argument("--speed", type=float, default=1.0, help="2 plays twice as fast")
     demo.add_argument("--file", default=str(DEFAULT_CALL), help="native JSON Lines call to stream")
     demo.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")

@@ -1,7 +1,20 @@
-"""Server settings: one pydantic model, loaded from a YAML/JSON file and the environment.
+"""Server settings: one pydantic-settings model. Each setting comes from, lowest to highest priority:
 
-    config = load_config("assist.yaml")          # file, then ASSIST_* environment variables on top
-    config = ServerConfig(tokens=Tokens(cti="s3cret"))
+1. its default here (the only place it is written);
+2. the config file (`--config`, YAML, or JSON by suffix);
+3. the environment: `ASSIST_<FIELD>`, nested with `__` (`ASSIST_PORT=9000`, `ASSIST_LIMITS__MAX_CALLS=500`,
+   `ASSIST_TOKENS__AGENTS='{"a7": "tok"}'`), plus the older `ASSIST_CTI_TOKEN`, `ASSIST_SUPERVISOR_TOKEN`,
+   `ASSIST_AGENT_TOKENS=a7=tok1,a8=tok2`;
+4. command-line flags / keyword arguments.
+
+The merged result is validated as a whole, and every model validates assignments too, so no override
+(a flag, a later `config.log.retention_days = -5`) skips a constraint.
+
+    config = load_config("assist.yaml", port=9000)
+    config = ServerConfig(tokens=Tokens(cti="s3cret"))     # defaults, then ASSIST_* on top, then these
+
+A new group of settings is a BaseModel with `model_config = SETTINGS_GROUP` and a field of ServerConfig
+with `Field(default_factory=…)`; its environment names follow (`ASSIST_<GROUP>__<FIELD>`).
 """
 
 from __future__ import annotations
@@ -9,14 +22,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from assist.core.engine import DEFAULT_MAX_CALLS
 from assist.errors import AssistError
+
+ENV_PREFIX = "ASSIST_"
+ENV_NESTED = "__"
+SETTINGS_GROUP = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class ConfigError(AssistError):
@@ -26,7 +53,7 @@ class ConfigError(AssistError):
 class Tokens(BaseModel):
     """Shared secrets. An empty token disables that role (nobody can connect as it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SETTINGS_GROUP
 
     cti: str = ""
     supervisor: str = ""
@@ -47,11 +74,11 @@ class Tokens(BaseModel):
 
 
 class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SETTINGS_GROUP
 
     max_message_bytes: int = Field(default=256 * 1024, ge=1024)
     max_events_per_s: float = Field(default=200.0, gt=0)  # per /ingest connection; bursts up to 1 s worth
-    max_calls: int = Field(default=1800, ge=1)
+    max_calls: int = Field(default=DEFAULT_MAX_CALLS, ge=1)
     queue_size: int = Field(default=256, ge=4)  # messages waiting for one sidebar/supervisor socket
 
 
@@ -59,15 +86,16 @@ class CallLogSettings(BaseModel):
     """The durable call log. Off in this model unless a path is given; `assist serve` turns it on by default
     (./assist-calls.db) - see README "Delivery guarantee"."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SETTINGS_GROUP
 
     path: str | None = None   # SQLite file (WAL mode); created if missing
     sync: Literal["normal", "full"] = "normal"  # full: also survive power loss (an fsync per commit)
     retention_days: float | None = Field(default=None, gt=0)  # ended calls older than this are purged
 
 
-class ServerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ServerConfig(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", validate_assignment=True, env_prefix=ENV_PREFIX,
+                                      env_nested_delimiter=ENV_NESTED, case_sensitive=False)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
@@ -87,6 +115,16 @@ class ServerConfig(BaseModel):
             raise ValueError("certfile and keyfile go together: give both or neither")
         return self
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # first wins: flags/kwargs, then ASSIST_<FIELD>, then the older token variables, then the file
+        return init_settings, env_settings, _TokenVariables(settings_cls), _ConfigFile(settings_cls)
+
 
 def parse_agent_tokens(text: str) -> dict[str, str]:
     """`a7=tok1,a8=tok2` → {"a7": "tok1", "a8": "tok2"}; raise ConfigError on a malformed item."""
@@ -100,6 +138,47 @@ def parse_agent_tokens(text: str) -> dict[str, str]:
                               f"{agent.strip() or '(empty)'}=…")  # never echo the token
         agents[agent.strip()] = token.strip()
     return agents
+
+
+class _Source(PydanticBaseSettingsSource):
+    """A source that gives a whole mapping at once (pydantic-settings asks per field only of its own)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+
+class _TokenVariables(_Source):
+    """ASSIST_CTI_TOKEN, ASSIST_SUPERVISOR_TOKEN, ASSIST_AGENT_TOKENS (what clients and older deployments set)."""
+
+    def __call__(self) -> dict[str, Any]:
+        env = os.environ
+        tokens: dict[str, Any] = {}
+        if env.get("ASSIST_CTI_TOKEN"):
+            tokens["cti"] = env["ASSIST_CTI_TOKEN"]
+        if env.get("ASSIST_SUPERVISOR_TOKEN"):
+            tokens["supervisor"] = env["ASSIST_SUPERVISOR_TOKEN"]
+        if env.get("ASSIST_AGENT_TOKENS"):
+            tokens["agents"] = parse_agent_tokens(env["ASSIST_AGENT_TOKENS"])
+        return {"tokens": tokens} if tokens else {}
+
+
+_FILE: ContextVar[dict[str, Any]] = ContextVar("assist_config_file", default={})  # noqa: B039 (never mutated)
+
+
+class _ConfigFile(_Source):
+    """The config file's settings, while `load_config` builds from it."""
+
+    def __call__(self) -> dict[str, Any]:
+        return _FILE.get()
+
+
+@contextmanager
+def _reading(data: dict[str, Any]) -> Iterator[None]:
+    token = _FILE.set(data)
+    try:
+        yield
+    finally:
+        _FILE.reset(token)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -119,27 +198,39 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
-                **overrides: Any) -> ServerConfig:
-    """Build the config from a file (YAML, or JSON by suffix), then ASSIST_* env, then `overrides`
-    (CLI flags; None values are ignored). Raise ConfigError naming the field on any problem."""
-    env = os.environ if env is None else env
-    data: dict[str, Any] = _read_file(Path(path)) if path else {}
-    tokens = dict(data.get("tokens") or {})
-    if env.get("ASSIST_CTI_TOKEN"):
-        tokens["cti"] = env["ASSIST_CTI_TOKEN"]
-    if env.get("ASSIST_SUPERVISOR_TOKEN"):
-        tokens["supervisor"] = env["ASSIST_SUPERVISOR_TOKEN"]
-    if env.get("ASSIST_AGENT_TOKENS"):
-        tokens["agents"] = {**(tokens.get("agents") or {}), **parse_agent_tokens(env["ASSIST_AGENT_TOKENS"])}
-    data["tokens"] = tokens
-    data.update({k: v for k, v in overrides.items() if v is not None})
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without the Nones (flags not given), at every depth; groups left empty are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _given(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def env_name(loc: tuple[str | int, ...]) -> str:
+    """The environment variable of a field path: ("limits", "max_calls") → ASSIST_LIMITS__MAX_CALLS."""
+    return ENV_PREFIX + ENV_NESTED.join(str(p).upper() for p in loc)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> ServerConfig:
+    """Build the config from the file (YAML, or JSON by suffix), then ASSIST_* variables, then `overrides`
+    (CLI flags; None values, also nested ones such as log={"sync": None}, are ignored). Raise ConfigError
+    naming each bad field and its environment variable."""
+    data = _read_file(Path(path)) if path else {}
     try:
-        return ServerConfig.model_validate(data)
+        with _reading(data):
+            return ServerConfig(**_given(overrides))
     except ValidationError as exc:
-        where = f"{path}: " if path else ""
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+        where = f"{path} / environment / flags: " if path else "environment / flags: "
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or '(top)'} ({env_name(e['loc'])}): {e['msg']}"
+                    if e["loc"] else f"(top): {e['msg']}" for e in exc.errors()]
         raise ConfigError(where + "; ".join(problems)) from None
+    except SettingsError as exc:  # e.g. a nested variable that is not valid JSON
+        raise ConfigError(f"environment: {exc}" + (f": {exc.__cause__}" if exc.__cause__ else "")) from None
 
 
 def token_key(token: str) -> bytes:

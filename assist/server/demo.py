@@ -85,16 +85,19 @@ async def _drained(server: AssistServer, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def run_demo(path: Path = DEFAULT_CALL, *, host: str = "127.0.0.1", port: int = 8765,
+async def run_demo(path: Path = DEFAULT_CALL, *, host: str | None = None, port: int | None = None,
                    speed: float = 1.0, once: bool = False, print_: Callable[[str], None] = print,
                    rules: CompiledRules | None = None) -> int:
-    """Serve, print the URLs, stream the call (again and again unless `once`); return refused events."""
+    """Serve, print the URLs, stream the call (again and again unless `once`); return refused events.
+    `host` / `port` default to the server's settings (ServerConfig, ASSIST_HOST / ASSIST_PORT)."""
     events = read_events(path)
     starts = [e for e in events if e.get("type") == "call.start" and e.get("agent_id")]
     agents = sorted({str(e["agent_id"]) for e in starts})
     tokens = Tokens(cti=secrets.token_urlsafe(16), supervisor=secrets.token_urlsafe(16),
                     agents={a: secrets.token_urlsafe(16) for a in agents})
-    config = ServerConfig(host=host, port=port, tokens=tokens)
+    config = ServerConfig(tokens=tokens)
+    config.host = config.host if host is None else host  # validated on assignment
+    config.port = config.port if port is None else port
     async with AssistServer(config, rules) as server:
         for agent_id, token in tokens.agents.items():
             print_(f"sidebar for agent {agent_id}:  {server.url('/', token)}")

@@ -37,25 +37,29 @@ def test_ticks_carry_event_time_forward_by_wall_time_since_the_last_event() -> N
     engine.close()
 
 
-def test_config_from_file_then_environment(tmp_path: Path) -> None:
+def test_config_from_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "assist.yaml"
     path.write_text("port: 9000\ntokens:\n  cti: from-file\n  agents: {a1: t1}\nlimits:\n  max_calls: 50\n")
-    env = {"ASSIST_SUPERVISOR_TOKEN": "sup", "ASSIST_AGENT_TOKENS": "a7=tok1, a8=tok2"}
-    config = load_config(path, env=env)
+    monkeypatch.setenv("ASSIST_SUPERVISOR_TOKEN", "sup")
+    monkeypatch.setenv("ASSIST_AGENT_TOKENS", "a7=tok1, a8=tok2")
+    config = load_config(path)
     assert config.port == 9000 and config.limits.max_calls == 50
     assert config.tokens.cti == "from-file" and config.tokens.supervisor == "sup"
     assert config.tokens.agents == {"a1": "t1", "a7": "tok1", "a8": "tok2"}
-    assert load_config(path, env={}, port=1234).port == 1234
+    assert load_config(path, port=1234).port == 1234
 
 
-def test_config_problems_name_the_field_and_never_echo_tokens(tmp_path: Path) -> None:
+def test_config_problems_name_the_field_and_never_echo_tokens(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "bad.json"
     path.write_text('{"limits": {"max_calls": 0}, "colour": "blue"}')
     with pytest.raises(ConfigError) as info:
-        load_config(path, env={})
+        load_config(path)
     assert "limits.max_calls" in str(info.value) and "colour" in str(info.value)
     with pytest.raises(ConfigError) as info:
         parse_agent_tokens("a7=secret,broken")
     assert "secret" not in str(info.value)
+    monkeypatch.setenv("ASSIST_CTI_TOKEN", "same")
+    monkeypatch.setenv("ASSIST_SUPERVISOR_TOKEN", "same")
     with pytest.raises(ConfigError, match="repeats the token"):
-        load_config(None, env={"ASSIST_CTI_TOKEN": "same", "ASSIST_SUPERVISOR_TOKEN": "same"})
+        load_config(None)
