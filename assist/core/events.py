@@ -6,23 +6,28 @@ Unknown fields are kept on the model (``extra="allow"``) but never reach the rul
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
 from assist.errors import EventError
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone UTF-16 halves: no encoder can write them (UTF-8, SQLite)
+NO_SURROGATES = "text without lone UTF-16 surrogates (U+D800-U+DFFF)"
+MAX_INT = 2**53 - 1  # the largest integer JavaScript clients and SQLite both hold exactly
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
 
     call_id: str = Field(min_length=1, max_length=200)
-    seq: int | None = None
+    seq: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
 class CallStart(_Event):
     type: Literal["call.start"]
-    t_ms: int = Field(ge=0)
+    t_ms: int = Field(ge=0, le=MAX_INT)
     agent_id: str | None = None
     lang: str | None = None
 
@@ -31,8 +36,8 @@ class Utterance(_Event):
     type: Literal["utterance"]
     speaker: Literal["agent", "customer"]
     text: str = Field(max_length=20_000)
-    start_ms: int = Field(ge=0)
-    end_ms: int = Field(ge=0)
+    start_ms: int = Field(ge=0, le=MAX_INT)
+    end_ms: int = Field(ge=0, le=MAX_INT)
     final: bool = True
     utterance_id: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -53,21 +58,21 @@ class Utterance(_Event):
 
 class CallEnd(_Event):
     type: Literal["call.end"]
-    t_ms: int = Field(ge=0)
+    t_ms: int = Field(ge=0, le=MAX_INT)
 
 
 class Tick(_Event):
     """Clock tick injected by a live shell so deadlines pass while nobody speaks."""
 
     type: Literal["tick"]
-    t_ms: int = Field(ge=0)
+    t_ms: int = Field(ge=0, le=MAX_INT)
 
 
 class Feedback(_Event):
     """What the agent did with a prompt in the sidebar; logged with the call so replays include it."""
 
     type: Literal["feedback"]
-    t_ms: int = Field(ge=0)
+    t_ms: int = Field(ge=0, le=MAX_INT)
     prompt_id: str = Field(min_length=1, max_length=200)
     action: Literal["ack", "dismiss", "helpful", "not_helpful"]
 
@@ -84,11 +89,46 @@ def event_time(event: AnyEvent) -> int:
 
 def describe(value: Any) -> str:
     """A short, safe rendering of what came, for error messages."""
-    try:
+    try:  # repr escapes lone surrogates; json.dumps keeps them, so they become U+FFFD below
         text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
     except (ValueError, RecursionError):  # an int past Python's 4,300-digit limit, or nesting too deep
         text = f"{type(value).__name__} too large to show"
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
+def unencodable(obj: Any) -> tuple[str, str] | None:
+    """The path and value of the first string (key or value, at any depth) holding a lone surrogate.
+
+    json.loads reads "\\ud800" into a str that UTF-8 cannot encode: such a string must never get past
+    the boundary, or the call log's write and every socket that echoes it fail later. Iterative, so
+    nesting costs no recursion."""
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _SURROGATE.search(value):
+                return path, value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+                    return name, key
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+    return None
+
+
+def safe_echo(value: Any) -> str | int | None:
+    """A client's `seq`/`call_id` as an error frame may echo it: an int or a short clean string."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value if abs(value) <= MAX_INT else None
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value[:200])
+    return None
 
 
 def parse_event(obj: Any, where: str = "") -> AnyEvent:
@@ -97,6 +137,12 @@ def parse_event(obj: Any, where: str = "") -> AnyEvent:
         raise EventError(
             "expected a JSON object", where=where, field="", expected="object", got=type(obj).__name__
         )
+    bad = unencodable(obj)
+    if bad is not None:
+        field, value = bad
+        got = describe(value)
+        raise EventError(f"field '{field}': expected {NO_SURROGATES}, got {got}", where=where, field=field,
+                         expected=NO_SURROGATES, got=got)
     kind = obj.get("type")
     if kind not in EVENT_TYPES:
         raise EventError(

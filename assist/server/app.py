@@ -30,6 +30,7 @@ from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
+from assist.core.events import json_problem
 from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
@@ -176,8 +177,12 @@ class AssistServer:
         return f"{scheme}://{host}:{self.port}{path}{query}"
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "open_calls": len(self.hub.calls), "connections": dict(self._counts),
-                "uptime_s": round(time.monotonic() - self.started, 1)}
+        """`status` is "ok", or "failing" with the `problems` (then /healthz answers 503)."""
+        problems = []
+        if self.commits is not None and self.commits.failure is not None:
+            problems.append(f"call log: the last transaction failed ({self.commits.failure})")
+        return {"status": "failing" if problems else "ok", "problems": problems, "open_calls": len(self.hub.calls),
+                "connections": dict(self._counts), "uptime_s": round(time.monotonic() - self.started, 1)}
 
     # -- clock --------------------------------------------------------------------------------------
     async def _tick_forever(self) -> None:
@@ -304,13 +309,17 @@ class AssistServer:
                     await connection.send(json.dumps(reply, ensure_ascii=False))
                 except ConnectionClosed:
                     broken = True
+                except Exception:  # a reply that cannot be sent: this connection fails, loudly, alone
+                    log.exception(json.dumps({"event": "ack_send_failed"}))
+                    broken = True
+                    await connection.close(1011, "internal error sending a reply")
 
     def _ingest_message(self, message: str | bytes, stamp: float, limit: RateLimit) -> list[dict[str, Any]]:
         try:
             obj = json.loads(message)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also too deep, or an integer over 4,300 digits
             return [_error("invalid_json", "", "a JSON object or array of objects", "invalid JSON",
-                           f"expected a JSON object or array of objects, got invalid JSON ({exc})",
+                           f"expected a JSON object or array of objects, got {json_problem(exc)}",
                            index=None)]
         batch = isinstance(obj, list)
         replies: list[dict[str, Any]] = []
@@ -346,13 +355,18 @@ class AssistServer:
 
     @staticmethod
     async def _pump(box: Outbox, connection: ServerConnection) -> None:
-        with contextlib.suppress(ConnectionClosed):
+        try:
             await box.pump(connection.send)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a message that cannot be sent closes this socket, never the server
+            log.exception(json.dumps({"event": "send_failed"}))
+            await connection.close(1011, "internal error sending a message")
 
     async def _inbound(self, box: Outbox, who: Identity, message: str | bytes) -> None:
         try:
             obj = json.loads(message)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # hostile JSON is answered like any other wrong message
             obj = None
         if who.role != "agent" or not isinstance(obj, dict) or obj.get("type") != "feedback":
             err = {"kind": "error", "field": "type", "expected": "a feedback object" if who.role == "agent"
@@ -364,7 +378,12 @@ class AssistServer:
         assert who.agent_id is not None
         reply, broadcast = self.hub.take_feedback(who.agent_id, obj)
         if self.commits is not None:
-            await self.commits.durable()  # the answer promises the feedback is in the call log
+            try:
+                await self.commits.durable()  # the answer promises the feedback is in the call log
+            except CallLogError as exc:
+                box.put(json.dumps({"kind": "error", "field": "", "expected": "a working call log",
+                                    "got": "a failed write", "message": f"feedback not logged: {exc}"}), HIGH)
+                return
         if broadcast:
             self.hub.deliver_feedback(who.agent_id, reply)
         else:

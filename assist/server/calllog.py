@@ -137,10 +137,11 @@ class CallLog:
             for sql, params in calls:
                 db.execute(sql, params)
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # sqlite3.Error, and a row no encoder can write (UnicodeEncodeError, ...)
             if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise CallLogError(f"{self.path}: cannot write the call log ({exc})") from None
+                db.execute("ROLLBACK")  # never leave the transaction open: the next write must go through
+            raise CallLogError(f"{self.path}: cannot write the call log ({type(exc).__name__}: "
+                               f"{str(exc)[:200]})") from None
         return len(rows)
 
     def close(self) -> None:
@@ -261,6 +262,7 @@ class GroupCommit:
         self._buffered = 0    # counter of everything ever buffered, sampled at each take
         self._target = 0      # ... up to which the transaction in flight reaches
         self.commits = 0
+        self.failure: str | None = None  # why the last transaction failed; None once one succeeds
 
     def mark(self) -> int:
         """A position in the log: everything buffered up to now."""
@@ -298,9 +300,13 @@ class GroupCommit:
         self._buffered += len(more.rows) + len(more.calls)
         self._target = self._buffered
         try:
-            done.set_result(self.log.write(Batch(batch.rows + more.rows, batch.calls + more.calls)))
-        except CallLogError as exc:
-            done.set_exception(exc)
+            written = self.log.write(Batch(batch.rows + more.rows, batch.calls + more.calls))
+        except Exception as exc:  # a callback that raised would leave the future pending for ever
+            self.failure = str(exc)
+            done.set_exception(exc if isinstance(exc, CallLogError) else CallLogError(str(exc)))
+        else:
+            self.failure = None
+            done.set_result(written)
 
     def close(self) -> None:
         """Nothing to wait for: a transaction is written on the loop, never left half-way."""

@@ -127,7 +127,9 @@ def http_route(request: Request, health: Callable[[], dict[str, Any]], metrics: 
     if path.startswith("/static/"):
         return static_file(path[len("/static/"):], static_dir)
     if path == "/healthz":
-        return respond(HTTPStatus.OK, json.dumps(health()), "application/json")
+        report = health()
+        status = HTTPStatus.OK if report["status"] == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+        return respond(status, json.dumps(report), "application/json")
     if path == "/metrics":
         return respond(HTTPStatus.OK, metrics(), CONTENT_TYPE_LATEST)
     if path in WS_PATHS:

@@ -20,7 +20,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assist.core.engine import Engine
-from assist.core.events import AnyEvent, CallEnd, CallStart, Tick, Utterance, describe, event_time, parse_event
+from assist.core.events import (
+    AnyEvent,
+    CallEnd,
+    CallStart,
+    Tick,
+    Utterance,
+    describe,
+    event_time,
+    parse_event,
+    safe_echo,
+)
 from assist.core.events import Feedback as FeedbackEvent
 from assist.core.outputs import Output
 from assist.errors import CapacityError, EventError
@@ -65,7 +75,8 @@ class Feedback(BaseModel):
 
 
 def event_error(exc: EventError, seq: Any, call_id: Any, code: str = "invalid") -> Reply:
-    return {"type": "error", "code": code, "seq": seq, "call_id": call_id, "field": exc.field,
+    """The error frame for one event; what it echoes of the client's input is made safe to send."""
+    return {"type": "error", "code": code, "seq": safe_echo(seq), "call_id": safe_echo(call_id), "field": exc.field,
             "expected": exc.expected, "got": exc.got, "message": str(exc)}
 
 
@@ -341,7 +352,8 @@ class Hub:
         owner = self.prompt_calls.get(fb.id)
         if owner is None or owner[2] != agent_id:  # another agent's prompt is refused like a missing one
             return {"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
-                    "got": describe(fb.id), "message": f"no prompt '{fb.id}' on a call of agent '{agent_id}'"}, False
+                    "got": describe(fb.id),
+                    "message": f"no prompt {describe(fb.id)} on a call of agent '{agent_id}'"}, False
         call_id, rule, _ = owner
         live = self.calls.get(call_id)
         self.feedback_counts[(rule, fb.action)] += 1
