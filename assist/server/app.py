@@ -111,7 +111,7 @@ class AssistServer:
         self.recovered = {"calls": len(calls), "events": events,
                           "seconds": round(time.perf_counter() - started, 3)}
         if calls:
-            log.info(json.dumps({"event": "recovered", **self.recovered}))
+            log.info("recovered", extra=self.recovered)
         return self.recovered
 
     async def start(self) -> None:
@@ -134,8 +134,9 @@ class AssistServer:
         if self.config.log.path and self.config.log.retention_days:
             self._purger = asyncio.create_task(self._purge_forever(self.config.log.path,
                                                                    self.config.log.retention_days))
-        log.info(json.dumps({"event": "listening", "host": self.config.host, "port": self.port,
-                             "tls": ssl_context is not None}))
+        log.info("listening", extra={"url": self.url("/"), "host": self.config.host, "port": self.port,
+                                     "tls": ssl_context is not None, "call_log": self.config.log.path,
+                                     "agent_tokens": len(self.config.tokens.agents)})
 
     async def stop(self) -> None:
         """Stop serving. Open calls stay open in the call log: the next start rebuilds them."""
@@ -193,7 +194,7 @@ class AssistServer:
             try:
                 self.hub.tick(self.config.idle_timeout_s, part, TICK_PARTS)
             except Exception:  # a failing tick must not stop the clock for every other call
-                log.exception(json.dumps({"event": "tick_failed"}))
+                log.exception("tick_failed")
             part = (part + 1) % TICK_PARTS
 
     @staticmethod
@@ -202,10 +203,10 @@ class AssistServer:
             try:
                 gone = await asyncio.to_thread(purge_file, path, days)
             except Exception:  # retention must never take the server down
-                log.exception(json.dumps({"event": "purge_failed"}))
+                log.exception("purge_failed")
             else:
                 if gone:
-                    log.info(json.dumps({"event": "purged", "calls": gone, "older_than_days": days}))
+                    log.info("purged", extra={"calls": gone, "older_than_days": days})
             await asyncio.sleep(PURGE_EVERY_S)
 
     # -- handshake ----------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ class AssistServer:
         who = self._who.pop(connection)
         self._counts[who.role] += 1
         self.metrics.connections.labels(who.role).inc()
-        log.info(json.dumps({"event": "connected", "role": who.role, "agent_id": who.agent_id}))
+        log.info("connected", extra={"role": who.role, "agent_id": who.agent_id})
         try:
             stream = self._vendor.pop(connection, None)
             if stream is not None:
@@ -248,8 +249,8 @@ class AssistServer:
         finally:
             self._counts[who.role] -= 1
             self.metrics.connections.labels(who.role).dec()
-            log.info(json.dumps({"event": "disconnected", "role": who.role, "agent_id": who.agent_id,
-                                 "code": connection.close_code}))
+            log.info("disconnected", extra={"role": who.role, "agent_id": who.agent_id,
+                                            "code": connection.close_code})
 
     # -- /ingest ------------------------------------------------------------------------------------
     async def _ingest(self, connection: ServerConnection) -> None:
@@ -299,7 +300,7 @@ class AssistServer:
                 try:
                     await self.commits.durable(mark)  # an ack promises the event is in the call log
                 except CallLogError:  # no ack without the log: the client resends after reconnecting
-                    log.exception(json.dumps({"event": "calllog_write_failed"}))
+                    log.exception("calllog_write_failed")
                     broken = True
                     await connection.close(1011, "call log write failed")
             for reply in replies:

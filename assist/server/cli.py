@@ -13,14 +13,14 @@ from pathlib import Path
 DEFAULT_LOG = "assist-calls.db"
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+log = logging.getLogger("assist.server")
 
 
 def _serve(args: argparse.Namespace) -> int:
     from assist import load_rules
     from assist.server.app import AssistServer
     from assist.server.config import load_config
+    from assist.server.logs import configure as configure_logging
 
     config = load_config(args.config, host=args.host, port=args.port, certfile=args.certfile,
                          keyfile=args.keyfile, log={"path": args.log, "sync": args.log_sync,
@@ -29,21 +29,15 @@ def _serve(args: argparse.Namespace) -> int:
         config.log.path = None
     elif config.log.path is None:
         config.log.path = DEFAULT_LOG  # nothing lost by default: every accepted event is logged before its ack
+    configure_logging(config.logging.format, config.logging.level)
     rules = load_rules(args.rules)
     tokens = config.tokens
     if not (tokens.cti or tokens.supervisor or tokens.agents):
-        print("assist: warning: no tokens configured (tokens.* in --config or ASSIST_*_TOKEN): "
-              "every websocket connection will be refused", file=sys.stderr)
-    _logging()
+        log.warning("no_tokens", extra={"why": "every websocket connection will be refused",
+                                        "fix": "tokens.* in --config, or ASSIST_TOKENS__CTI etc."})
 
     async def main() -> None:
-        async with AssistServer(config, rules) as server:
-            agents = len(tokens.agents)
-            print(f"assist: serving on {server.url('/')} ({agents} agent token(s))", file=sys.stderr)
-            if config.log.path:
-                calls = int(server.recovered["calls"])
-                print(f"assist: call log {config.log.path} ({calls} open call(s) rebuilt in "
-                      f"{server.recovered['seconds']:.2f} s)", file=sys.stderr)
+        async with AssistServer(config, rules) as server:  # logs one "listening" line with the URL
             await server.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -93,6 +93,15 @@ class CallLogSettings(BaseModel):
     retention_days: float | None = Field(default=None, gt=0)  # ended calls older than this are purged
 
 
+class LoggingSettings(BaseModel):
+    """The server's own log lines on stderr (not the call log): one structured line per event."""
+
+    model_config = SETTINGS_GROUP
+
+    level: Literal["debug", "info", "warning", "error"] = "info"  # debug also shows websockets' own lines
+    format: Literal["auto", "json", "console"] = "auto"  # auto: readable on a terminal, JSON Lines otherwise
+
+
 class ServerConfig(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", validate_assignment=True, env_prefix=ENV_PREFIX,
                                       env_nested_delimiter=ENV_NESTED, case_sensitive=False)
@@ -108,6 +117,7 @@ class ServerConfig(BaseSettings):
     keyfile: str | None = None
     allowed_origins: list[str] = Field(default_factory=list)  # besides the server's own origin
     log: CallLogSettings = Field(default_factory=CallLogSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:

@@ -149,7 +149,7 @@ class Hub:
             code = "unknown_call" if exc.field == "call_id" and live is None else "invalid"
             return self._refused(event_error(exc, seq, call_id, code))
         except Exception as exc:  # an engine bug must cost one event, not the connection and its calls
-            log.exception(json.dumps({"event": "engine_failed", "call_id": call_id, "seq": seq}))
+            log.exception("engine_failed", extra={"call_id": call_id, "seq": seq})
             fault = EventError(f"the engine failed on this event ({type(exc).__name__}); the call goes on",
                                field="", expected="an event the engine can apply", got=type(exc).__name__)
             return self._refused(event_error(fault, seq, call_id, "internal"))
@@ -218,7 +218,7 @@ class Hub:
             try:
                 outputs = self.engine.feed(ev)
             except Exception:  # refused then as now: it was logged only if accepted, so this is a bug
-                log.exception(json.dumps({"event": "restore_failed", "call_id": call.call_id, "seq": ev.seq}))
+                log.exception("restore_failed", extra={"call_id": call.call_id, "seq": ev.seq})
                 continue
             still_open = self.engine.call(call.call_id) is not None
             live = self._apply(live, ev, still_open, self.clock())
@@ -381,7 +381,7 @@ class Hub:
         try:
             outputs = self.engine.feed(FeedbackEvent.model_validate(event))
         except EventError:  # the engine no longer knows the prompt: counted above, nothing to change
-            log.warning(json.dumps({"event": "feedback_not_applied", "call_id": live.call_id, "id": fb.id}))
+            log.warning("feedback_not_applied", extra={"call_id": live.call_id, "id": fb.id})
             return
         if self.journal is not None:
             self.journal.inbound(live.call_id, "feedback", None, None, json.dumps(event, ensure_ascii=False))

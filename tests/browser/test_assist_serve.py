@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from .browser_harness import AGENT_TOKEN, CTI_TOKEN, SUPERVISOR_TOKEN, call, say
 
-LISTENING = re.compile(r"serving on (http://127\.0\.0\.1:\d+)/")
+LISTENING = re.compile(r'"url": "(http://127\.0\.0\.1:\d+)/"')  # the JSON "listening" log line
 
 
 @pytest.fixture
