@@ -14,6 +14,7 @@ from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
 from assist.core.outputs import (
+    CallWarning,
     Classification,
     EngineFault,
     Evidence,
@@ -31,6 +32,7 @@ __all__ = [
     "AssistError",
     "CallEnd",
     "CallStart",
+    "CallWarning",
     "CapacityError",
     "Classification",
     "CompiledRules",

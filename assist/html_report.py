@@ -14,7 +14,16 @@ from html import escape
 from pathlib import Path
 
 from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, event_time
-from assist.core.outputs import Classification, EngineFault, Expired, Output, Prompt, Resolved, Summary
+from assist.core.outputs import (
+    CallWarning,
+    Classification,
+    EngineFault,
+    Expired,
+    Output,
+    Prompt,
+    Resolved,
+    Summary,
+)
 from assist.replay import Problem, Step
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -204,6 +213,8 @@ def _output(c: _Call, out: Output) -> str:
         return f'<div class="mark cls">◆ customer type: {escape(out.top or "none")} ({escape(scores)})</div>'
     if isinstance(out, EngineFault):
         return f'<div class="mark fault">engine fault in {escape(out.rule)}: {escape(out.error)}</div>'
+    if isinstance(out, CallWarning):
+        return f'<div class="mark fault">warning: {escape(out.message)}</div>'
     return ""
 
 

@@ -7,7 +7,16 @@ import sys
 from typing import TextIO
 
 from assist.core.events import CallEnd, CallStart, Utterance
-from assist.core.outputs import Classification, EngineFault, Expired, Output, Prompt, Resolved, Summary
+from assist.core.outputs import (
+    CallWarning,
+    Classification,
+    EngineFault,
+    Expired,
+    Output,
+    Prompt,
+    Resolved,
+    Summary,
+)
 from assist.replay import Problem, Step
 
 _COLOURS = {"urgent": "31;1", "warn": "33;1", "info": "36", "agent": "34", "customer": "35", "ok": "32",
@@ -74,6 +83,8 @@ class Timeline:
             self._summary(out)
         elif isinstance(out, EngineFault):
             self._print(f"{pad}{self._c('bad', f'engine fault in {out.rule}: {out.error}')}")
+        elif isinstance(out, CallWarning):
+            self._print(f"{pad}{self._c('warn', f'warning: {out.message}')}")
 
     def _summary(self, s: Summary) -> None:
         total = sum(s.prompts.values())

@@ -34,7 +34,7 @@ class OpenPrompt:
 class CallState:
     call_id: str
     agent_id: str | None
-    lang: str | None            # language of prompts: 'en', 'zh' or 'zh-Hant'; None until known
+    lang: str | None            # language of prompts: 'en', 'zh', 'zh-Hant', 'bg'; None until known
     lang_fixed: bool            # set by call.start or an override; detection never changes it
     started_ms: int
     last_ms: int
@@ -59,6 +59,7 @@ class CallState:
     silence_done: set[int] = field(default_factory=set)   # silence thresholds already passed in this gap
     prompt_rules: dict[str, str] = field(default_factory=dict)  # prompt id → rule (for feedback)
     feedback: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, action) → n
+    lang_warned: bool = False        # the call's language has no lexicon and the warning went out
 
     def type_evidence_for(self, type_id: str) -> deque[Evidence]:
         ev = self.type_evidence.get(type_id)

@@ -4,8 +4,10 @@ A phrase may carry an intensity: a hit of a strong phrase ("I'm furious", 气死
 one hit of its cue when customer types are scored, a weak one as less (`CueHit.weight`).
 A hit inside quotation marks is reported speech, not the speaker's own words, and is dropped.
 A hit of a negatable cue with a negator shortly before it in the same clause is dropped
-("I'm not angry, just asking"). Everything here works on text already passed through
-:func:`assist.core.normalize.normalize`.
+("I'm not angry, just asking", "не съм ядосан"). A phrase ending in ``*`` is a stem: it matches
+any ending of its last word ("ядосан*": ядосан, ядосана, ядосани), which is how the Bulgarian
+lexicon covers gender, number and aspect forms. Everything here works on text already passed
+through :func:`assist.core.normalize.normalize`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from assist.core.normalize import has_cjk
+from assist.core.normalize import has_cjk, has_cyrillic
 
-_CLAUSE_BREAK = re.compile(r"[,.!?;:，。！？；：…\n]|\b(?:but|however|although|though)\b|但是|可是|不过|只是")
+_CLAUSE_BREAK = re.compile(r"[,.!?;:，。！？；：…\n]|\b(?:but|however|although|though|но|обаче|ама|ала)\b"
+                           r"|但是|可是|不过|只是")
 _EN_NEGATORS = frozenset({"not", "no", "never", "hardly", "without", "nobody", "neither", "nor"})
+_BG_NEGATORS = frozenset({"не", "нито", "никога", "никак", "без", "няма", "нямам", "никой"})
+_WORD_NEGATORS = _EN_NEGATORS | _BG_NEGATORS
 _ZH_NEGATORS = frozenset("不没别未无非莫")
-_QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』", "«": "»"}
+_QUOTES = {'"': '"', "“": "”", "„": "“", "「": "」", "『": "』", "«": "»"}
+STEM = "*"  # a phrase ending in it matches any ending of its last word
 _LATIN = re.compile(r"[a-z]")
 _EN_WINDOW = 3  # tokens before a cue in which a negator cancels it
 _ZH_WINDOW = 3  # characters before a cue in which a negator cancels it
@@ -47,7 +53,9 @@ class CuePatterns:
 
 
 def _is_word_char(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch == "'")
+    """A letter of a spaced script (Latin, Cyrillic), a digit or an apostrophe; Han characters are
+    not, so Chinese phrases match anywhere."""
+    return (ch.isascii() and (ch.isalnum() or ch == "'")) or "\u0400" <= ch <= "\u04ff"
 
 
 def _quote_spans(text: str) -> list[tuple[int, int]]:
@@ -79,7 +87,7 @@ def _negated(text: str, start: int, clause_ends: list[int]) -> bool:
         return False
     if before[-1].isascii():
         tokens = before.rsplit(None, _EN_WINDOW)[-_EN_WINDOW:]  # rsplit: a long clause costs no more
-        return any(t in _EN_NEGATORS or t.endswith("n't") for t in tokens)
+        return any(t in _WORD_NEGATORS or t.endswith("n't") for t in tokens)
     return any(ch in _ZH_NEGATORS for ch in before[-_ZH_WINDOW:])
 
 
@@ -88,44 +96,60 @@ class CueMatcher:
 
     def __init__(self, cues: Mapping[str, Iterable[CuePatterns]], negatable: frozenset[str]):
         self._negatable = negatable
-        by_phrase: dict[str, dict[str, float]] = {}  # phrase → cue → weight (the largest given)
+        by_phrase: dict[tuple[str, bool], dict[str, float]] = {}  # (phrase, is a stem) → cue → weight (largest)
         regexes: list[tuple[str, re.Pattern[str]]] = []
         for cue, patterns in cues.items():
             for pat in patterns:
                 weights = dict(pat.weights)
                 for phrase in (*pat.phrases, *weights):
-                    of_phrase = by_phrase.setdefault(phrase, {})
+                    stem = phrase.endswith(STEM)
+                    of_phrase = by_phrase.setdefault((phrase.rstrip(STEM) if stem else phrase, stem), {})
                     of_phrase[cue] = max(of_phrase.get(cue, 0.0), weights.get(phrase, 1.0))
                 regexes.extend((cue, re.compile(rx)) for rx in pat.regexes)
+        # one automaton key per text; a stem and a whole word of the same text are told apart after a match
+        entries: dict[str, list[tuple[tuple[tuple[str, float], ...], bool]]] = {}
+        for (phrase, stem), named in by_phrase.items():
+            entries.setdefault(phrase, []).append((tuple(named.items()), stem))
         self._automaton = ahocorasick.Automaton()
-        for phrase, names in by_phrase.items():
+        for phrase, variants in entries.items():
             left = _is_word_char(phrase[0])
             right = _is_word_char(phrase[-1])
-            self._automaton.add_word(phrase, (tuple(names.items()), len(phrase), left, right))
-        self._has_phrases = bool(by_phrase)
+            self._automaton.add_word(phrase, (tuple(variants), len(phrase), left, right))
+        self._has_phrases = bool(entries)
         if self._has_phrases:
             self._automaton.make_automaton()
-        # a regex written for Han text is only tried on text with Han characters, and vice versa
+        # a regex written for Han (or Cyrillic) text is only tried on text with Han (Cyrillic) characters
         self._han_regexes = tuple((c, rx) for c, rx in regexes if has_cjk(rx.pattern))
-        self._latin_regexes = tuple((c, rx) for c, rx in regexes if not has_cjk(rx.pattern))
+        self._cyrillic_regexes = tuple((c, rx) for c, rx in regexes
+                                       if has_cyrillic(rx.pattern) and not has_cjk(rx.pattern))
+        self._latin_regexes = tuple((c, rx) for c, rx in regexes
+                                    if not has_cjk(rx.pattern) and not has_cyrillic(rx.pattern))
 
     def match(self, text: str) -> list[CueHit]:
         """Every cue hit in `text` (normalised), in order of position."""
         raw: list[CueHit] = []
         n = len(text)
         if self._has_phrases:
-            for end_idx, (names, length, left, right) in self._automaton.iter(text):
+            for end_idx, (variants, length, left, right) in self._automaton.iter(text):
                 start = end_idx - length + 1
                 end = end_idx + 1
                 if left and start > 0 and _is_word_char(text[start - 1]):
                     continue
-                if right and end < n and _is_word_char(text[end]):
-                    continue
-                phrase = text[start:end]
-                for cue, weight in names:
-                    raw.append(CueHit(cue, phrase, start, end, weight))
+                inside_word = right and end < n and _is_word_char(text[end])
+                for names, stem in variants:
+                    if stem:  # the hit runs to the end of the word, so evidence quotes the form said
+                        word_end = end
+                        while word_end < n and _is_word_char(text[word_end]):
+                            word_end += 1
+                        raw.extend(CueHit(cue, text[start:word_end], start, word_end, weight)
+                                   for cue, weight in names)
+                    elif not inside_word:
+                        raw.extend(CueHit(cue, text[start:end], start, end, weight) for cue, weight in names)
         han = has_cjk(text)
         for cue, rx in self._han_regexes if han else ():
+            for m in rx.finditer(text):
+                raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
+        for cue, rx in self._cyrillic_regexes if (not han and has_cyrillic(text)) else ():
             for m in rx.finditer(text):
                 raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
         for cue, rx in self._latin_regexes if (not han or _LATIN.search(text)) else ():

@@ -16,6 +16,7 @@ from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utt
 from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, word_count
 from assist.core.outputs import (
     SEVERITY_RANK,
+    CallWarning,
     Classification,
     EngineFault,
     Evidence,
@@ -122,11 +123,24 @@ class Engine:
                              field="call_id", expected="a new call id", got=ev.call_id)
         self._runner.open(ev.call_id)
         lang = self._lang_override or ev.lang
-        self._calls[ev.call_id] = CallState(
+        state = self._calls[ev.call_id] = CallState(
             call_id=ev.call_id, agent_id=ev.agent_id, lang=_prompt_lang(lang), lang_fixed=lang is not None,
             started_ms=ev.t_ms, last_ms=ev.t_ms,
         )
-        return []
+        return self._check_lang(state, lang, ev.t_ms)
+
+    def _check_lang(self, state: CallState, lang: str | None, t_ms: int) -> list[Output]:
+        """A warning, once per call, when the call's language is one no pack has a lexicon for."""
+        base = base_lang(lang)
+        if base is None or base in self.rules.languages or state.lang_warned:
+            return []
+        state.lang_warned = True
+        known = ", ".join(self.rules.languages)
+        return [CallWarning(
+            call_id=state.call_id, t_ms=t_ms, code="unsupported_language", lang=str(lang),
+            message=f"no lexicon for language '{lang}' (the rule packs cover {known}): the customer's words "
+                    f"are not understood on this call, and prompts that do fire come in {self.rules.languages[0]}",
+        )]
 
     def _end(self, state: CallState, t_ms: int) -> list[Output]:
         self._runner.close(state.call_id)
@@ -190,6 +204,7 @@ class Engine:
         text = normalize(u.text)
         if not state.lang_fixed and state.lang is None and text:
             state.lang = detect_lang(text)
+            out.extend(self._check_lang(state, state.lang, u.start_ms))
         hits = self.rules.matchers[u.speaker].match(text)
         words = word_count(text)
         other = "customer" if u.speaker == "agent" else "agent"

@@ -1,7 +1,7 @@
 """Text normalisation: one canonical form so one lexicon serves every spelling.
 
-NFKC folds full-width forms, case folding handles English, and OpenCC turns Traditional
-Chinese into Simplified so the zh lexicon is written once.
+NFKC folds full-width forms, case folding handles English and Bulgarian, and OpenCC turns
+Traditional Chinese into Simplified so the zh lexicon is written once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2twp")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[a-z]{2,}")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_CYRILLIC_LETTERS = re.compile(r"[\u0400-\u04ff]{2,}")
+# Letters Russian writes and Bulgarian never does (and ъ/ѝ the other way round): enough to tell a
+# Russian call, which the bundled packs do not cover, from a Bulgarian one.
+_RUSSIAN_ONLY = re.compile(r"[ыэё]")
+_BULGARIAN_ONLY = re.compile(r"[ъѝ]")
+_WORD = re.compile(r"[a-z0-9\u0430-\u045f]+(?:'[a-z]+)?")
 _SPACE = re.compile(r"\s+")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # lone halves cannot be encoded for OpenCC; one U+FFFD each
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
@@ -32,6 +38,10 @@ def has_cjk(text: str) -> bool:
 
 def has_latin(text: str) -> bool:
     return _LATIN.search(text) is not None
+
+
+def has_cyrillic(text: str) -> bool:
+    return _CYRILLIC.search(text) is not None
 
 
 def normalize(text: str) -> str:
@@ -61,11 +71,21 @@ def base_lang(lang: str | None) -> str | None:
 
 
 def detect_lang(text: str) -> str:
-    return "zh" if has_cjk(text) else "en"
+    """The language of a call's text: 'zh' with Han characters, 'bg' when Cyrillic words outnumber
+    Latin ones ('ru' when only Russian letters say otherwise), else 'en'."""
+    if has_cjk(text):
+        return "zh"
+    if has_cyrillic(text):
+        low = text.lower()
+        if len(_CYRILLIC_LETTERS.findall(low)) >= len(_LATIN.findall(low)):
+            if _RUSSIAN_ONLY.search(low) and not _BULGARIAN_ONLY.search(low):
+                return "ru"
+            return "bg"
+    return "en"
 
 
 def word_count(normalized: str) -> int:
-    """Words in English, and about one word per two Han characters in Chinese."""
+    """Words in English and Bulgarian, and about one word per two Han characters in Chinese."""
     han = len(_CJK.findall(normalized))
     latin = len(_WORD.findall(normalized))
     return latin + (han + 1) // 2

@@ -121,5 +121,24 @@ class EngineFault:
                 "error": self.error}
 
 
-Output = Prompt | Resolved | Expired | Classification | Summary | EngineFault
+@dataclass(frozen=True, slots=True)
+class CallWarning:
+    """Something about the call that makes the engine see less than it should; sent once per call.
+
+    `code` 'unsupported_language': the call's language has no lexicon or prompts in the rule packs,
+    so its customer cues go unheard (prompts that do fire come in the pack's first language)."""
+
+    call_id: str
+    t_ms: int
+    code: str
+    lang: str
+    message: str
+    kind: Literal["warning"] = "warning"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "code": self.code,
+                "lang": self.lang, "message": self.message}
+
+
+Output = Prompt | Resolved | Expired | Classification | Summary | EngineFault | CallWarning
 

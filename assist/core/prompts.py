@@ -23,10 +23,11 @@ class _Placeholders:
 def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, turn: Turn,
             type_id: str | None) -> tuple[str, str, tuple[Evidence, ...]]:
     """(say, why, evidence) in the call's language; Traditional script for zh-Hant calls."""
-    lang = state.lang or rules.languages[0]
-    say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or next(iter(rule.say.values()))
-    why_lang = "zh" if lang == "zh-Hant" else lang
-    why_tpl = rule.why.get(why_lang) or next(iter(rule.why.values()))
+    default = rules.languages[0]
+    lang = state.lang or default
+    say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or rule.say[default]
+    why_lang = "zh" if lang == "zh-Hant" else lang if lang in rule.why else default
+    why_tpl = rule.why[why_lang]
     ev = turn.evidence
     cues = rule.cues if type_id is None else rules.types[type_id].keys()
     original = ev.text

@@ -1,5 +1,6 @@
-"""Plain text transcripts: one turn a line, ``Agent: …`` / ``Customer: …`` or the Chinese labels
-people use (坐席/客服/客服人员/员工, 客户/顾客/用户/客人, in either script), with optional
+"""Plain text transcripts: one turn a line, ``Agent: …`` / ``Customer: …``, the Chinese labels
+people use (坐席/客服/客服人员/员工, 客户/顾客/用户/客人, in either script) or the Bulgarian ones
+(Агент/Оператор/Служител/Консултант, Клиент), with optional
 ``[mm:ss]`` or ``[hh:mm:ss]`` timestamps. Lines without a label continue the previous turn.
 Turns without timestamps get times estimated from their length.
 """
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 from assist.core.normalize import detect_lang, estimate_ms
 from assist.formats import Format, Item, ReadOptions
 
-AGENT_LABELS = ("agent", "rep", "representative", "advisor", "坐席", "客服", "客服人员", "客服人員", "员工", "員工")
-CUSTOMER_LABELS = ("customer", "caller", "client", "客户", "客戶", "顾客", "顧客", "用户", "用戶", "客人")
+AGENT_LABELS = ("agent", "rep", "representative", "advisor", "坐席", "客服", "客服人员", "客服人員", "员工", "員工",
+                "агент", "оператор", "операторка", "служител", "служителка", "консултант", "консултантка")
+CUSTOMER_LABELS = ("customer", "caller", "client", "客户", "客戶", "顾客", "顧客", "用户", "用戶", "客人",
+                   "клиент", "клиентка")
 _SPEAKER = {label: "agent" for label in AGENT_LABELS} | {label: "customer" for label in CUSTOMER_LABELS}
 _LABEL_RX = "|".join(sorted((re.escape(x) for x in _SPEAKER), key=len, reverse=True))
 _LINE = re.compile(
@@ -63,7 +66,7 @@ def _turns(content: str, source: str) -> Iterator[_Turn | Item]:
         if m is None:
             if current is None:
                 yield Item(f"{source}:{n}", problem="expected a turn starting with a speaker label such as "
-                           f"'Agent:' or '客户：', got {line.strip()[:40]!r}")
+                           f"'Agent:', '客户：' or 'Клиент:', got {line.strip()[:40]!r}")
             else:
                 current.text = f"{current.text} {line.strip()}"
             continue
@@ -102,4 +105,4 @@ def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
                event={"type": "call.end", "call_id": opts.call_id, "t_ms": clock})
 
 
-FORMAT = Format("text", "plain text transcript (Agent:/Customer: or 坐席/客户 labels)", _sniff, read)
+FORMAT = Format("text", "plain text transcript (Agent:/Customer:, 坐席/客户 or Агент/Клиент labels)", _sniff, read)

@@ -22,7 +22,7 @@ from assist.core.compiled import (
     done_flag,
     type_flag,
 )
-from assist.core.cues import CueMatcher, CuePatterns
+from assist.core.cues import STEM, CueMatcher, CuePatterns
 from assist.core.normalize import to_traditional
 from assist.errors import RulePackError
 from assist.rulepack.load import RulePack
@@ -118,8 +118,12 @@ def check(packs: list[RulePack]) -> list[str]:
                         problems.append(f"{ls.at(('cues', cue, 'regex', j))}: field "
                                         f"'cues.{cue}.regex[{j}]': {err}")
                 for fld in ("phrases", "strong", "weak"):
-                    if any(not p.strip() for p in getattr(entry, fld)):
+                    if any(not p.strip(STEM).strip() for p in getattr(entry, fld)):
                         problems.append(f"{ls.at(('cues', cue, fld))}: field 'cues.{cue}.{fld}': empty phrase")
+                    for p in getattr(entry, fld):
+                        if STEM in p.rstrip(STEM) or p.endswith(STEM * 2):
+                            problems.append(f"{ls.at(('cues', cue, fld))}: field 'cues.{cue}.{fld}': expected "
+                                            f"'{STEM}' only once, at the end of a stem, got '{p}'")
                 both = sorted({s.casefold() for s in entry.strong} & {s.casefold() for s in entry.weak})
                 if both:
                     problems.append(f"{ls.at(('cues', cue, 'weak'))}: field 'cues.{cue}.weak': expected a phrase "
@@ -271,7 +275,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         for p in packs for name, s in p.manifest.state.items()
     }
     all_rules = [r for p in packs for r in p.rules]
-    languages = sorted({lang for p in packs for lang in p.manifest.languages})
+    # in the packs' own order: the first is the language of prompts on a call in any other language
+    languages = list(dict.fromkeys(lang for p in packs for lang in p.manifest.languages))
     rules = {
         r.id: CompiledRule(
             id=r.id, severity=r.severity, on=r.on, say=_say(r, languages), why=dict(r.why),

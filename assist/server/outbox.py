@@ -16,7 +16,7 @@ from typing import Any
 
 LOW, NORMAL, HIGH = 0, 1, 2
 _KIND_RANK = {"classification": LOW, "feedback": LOW, "resolved": NORMAL, "expired": NORMAL,
-              "call": NORMAL, "summary": HIGH, "state": HIGH, "error": HIGH}
+              "call": NORMAL, "summary": HIGH, "state": HIGH, "error": HIGH, "warning": HIGH}
 _SEVERITY_RANK = {"info": LOW, "warn": NORMAL, "urgent": HIGH}
 
 

@@ -95,7 +95,7 @@ def test_a_first_line_without_a_label_is_a_problem_with_its_line(tmp_path):
     events, problems = read(tmp_path, "Agent: Hello.\n", fmt="text")
     assert problems == []
     events, problems = read(tmp_path, "hello there\nAgent: Hello.\n", fmt="text")
-    assert problems == ["{}:1: expected a turn starting with a speaker label such as 'Agent:' or '客户：', "
+    assert problems == ["{}:1: expected a turn starting with a speaker label such as 'Agent:', '客户：' or 'Клиент:', "
                         "got 'hello there'".format(tmp_path / "call.txt")]
     assert turns(events) == [("agent", "Hello.")]
 

@@ -4,19 +4,22 @@
 
 const Live = (() => {
   // Customer types of the playbook pack (rules/playbook/pack.yaml `types`), as people say them.
+  // [English, Chinese, Bulgarian]
   const TYPE_LABELS = {
-    angry: ["Angry", "愤怒"],
-    abusive: ["Abusive", "辱骂"],
-    impatient: ["Impatient", "不耐烦"],
-    talkative: ["Talkative", "健谈"],
-    indecisive: ["Indecisive", "犹豫不决"],
-    know_it_all: ["Know-it-all", "自以为无所不知"],
-    vulnerable: ["Vulnerable", "弱势"],
-    demanding: ["Demanding", "苛刻"],
-    chronic_complainer: ["Chronic complainer", "挑剔"],
+    angry: ["Angry", "愤怒", "ядосан"],
+    abusive: ["Abusive", "辱骂", "обиден"],
+    impatient: ["Impatient", "不耐烦", "нетърпелив"],
+    talkative: ["Talkative", "健谈", "приказлив"],
+    indecisive: ["Indecisive", "犹豫不决", "нерешителен"],
+    know_it_all: ["Know-it-all", "自以为无所不知", "всезнайко"],
+    vulnerable: ["Vulnerable", "弱势", "уязвим"],
+    demanding: ["Demanding", "苛刻", "взискателен"],
+    chronic_complainer: ["Chronic complainer", "挑剔", "вечно недоволен"],
   };
+  const LABEL_INDEX = { zh: 1, bg: 2 };
   const SEVERITY_LABELS = { urgent: "Urgent", warn: "Warning", info: "Info" };
   const CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+  const CYRILLIC = /[\u0400-\u04ff]/;
   const BACKOFF_S = [0.5, 1, 2, 4, 8, 15];
 
   /** "know_it_all" → "Know-it-all"; unknown types are shown readably rather than hidden. */
@@ -28,9 +31,11 @@ const Live = (() => {
     return words.charAt(0).toUpperCase() + words.slice(1);
   }
 
-  function typeLabelZh(type) {
+  /** The type's name in the call's own language (zh, bg), or "" when that is English or unknown. */
+  function typeLabelInCallLang(type, lang) {
     const known = TYPE_LABELS[type];
-    return known ? known[1] : "";
+    const index = LABEL_INDEX[String(lang || "").toLowerCase().split(/[-_]/)[0]];
+    return known && index ? known[index] : "";
   }
 
   function severityLabel(severity) {
@@ -40,7 +45,7 @@ const Live = (() => {
   /** BCP 47 tag for text of a call: the call's own lang, else guessed from the script. */
   function langOf(callLang, text) {
     if (callLang) return String(callLang);
-    return CJK.test(text || "") ? "zh" : "en";
+    return CJK.test(text || "") ? "zh" : CYRILLIC.test(text || "") ? "bg" : "en";
   }
 
   function isZh(lang) {
@@ -167,5 +172,5 @@ const Live = (() => {
     };
   }
 
-  return { typeLabel, typeLabelZh, severityLabel, langOf, isZh, clock, el, connect };
+  return { typeLabel, typeLabelInCallLang, severityLabel, langOf, isZh, clock, el, connect };
 })();

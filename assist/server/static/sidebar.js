@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, typeLabel, typeLabelZh, severityLabel, langOf, isZh, clock } = Live;
+  const { el, typeLabel, typeLabelInCallLang, severityLabel, langOf, clock } = Live;
   const DONE_MS = 2500;     // how long a self-resolved prompt shows "Done" before fading
   const FADE_MS = 600;      // keep in step with the .leaving transition in style.css
   const SUMMARY_MS = 30000; // how long the end-of-call summary stays up
@@ -71,6 +71,9 @@
     },
     dropped(msg) {
       notice(`${msg.count} lower-priority updates were skipped to keep up.`);
+    },
+    warning(msg) {
+      notice(msg.message || "This call is not fully covered by the rules.");
     },
     error(msg) {
       console.warn("assist server error:", msg);
@@ -188,7 +191,8 @@
     label.replaceChildren(typeLabel(cls.top));
     const score = cls.types && cls.types[cls.top];
     if (typeof score === "number") label.append(el("span", { class: "muted score" }, ` ${Math.round(score * 100)}%`));
-    if (isZh(call.lang) && typeLabelZh(cls.top)) label.append(" ", el("span", { lang: call.lang }, typeLabelZh(cls.top)));
+    const own = typeLabelInCallLang(cls.top, call.lang);
+    if (own) label.append(" ", el("span", { lang: call.lang }, own));
     $("type-evidence").replaceChildren(...(cls.evidence || []).map((e) =>
       el("li", { lang: langOf(call.lang, e.text) }, el("q", {}, e.text))));
   }

@@ -51,6 +51,7 @@
     },
     summary(msg) { endCall(msg.call_id); draw(); },
     dropped(msg) { notice(`${msg.count} lower-priority updates were skipped to keep up.`); },
+    warning(msg) { notice(`${msg.call_id}: ${msg.message}`); },
   };
 
   function handle(msg) {
