@@ -109,3 +109,17 @@ def test_exit_code_of_the_command_after_a_bad_line(tmp_path):
                             text=True, timeout=120)
     assert failed.returncode == 1
     assert f"error: {bad}:18: expected a JSON object" in failed.stderr
+
+
+def test_a_call_in_a_language_without_a_lexicon_shows_a_warning_once(tmp_path, capsys):
+    call = tmp_path / "appel.txt"
+    call.write_text("Client: C'est inadmissible, je suis furieux !\nAgent: Je suis désolé.\n"
+                    "Client: Je veux un remboursement.\n", encoding="utf-8")
+    assert main(["replay", str(call), "--lang", "fr"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: no lexicon for language 'fr'") == 1
+    assert main(["replay", str(call), "--lang", "fr", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (warning,) = [line for line in lines if line["kind"] == "warning"]
+    assert warning == {"kind": "warning", "call_id": "appel", "t_ms": 0, "code": "unsupported_language",
+                       "lang": "fr", "message": warning["message"]}

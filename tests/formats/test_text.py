@@ -114,3 +114,23 @@ def test_traditional_chinese_example_replays_with_traditional_prompts(capsys):
     out = capsys.readouterr().out
     assert "客戶" in out or "客户" not in out
     assert "先認可情緒再道歉" in out
+
+
+@pytest.mark.parametrize(("label", "speaker"), [
+    ("Агент", "agent"), ("АГЕНТ", "agent"), ("Оператор", "agent"), ("Операторка", "agent"), ("Служител", "agent"),
+    ("Служителка", "agent"), ("Консултант", "agent"), ("Клиент", "customer"), ("клиент", "customer"),
+    ("Клиентка", "customer"),
+])
+def test_bulgarian_speaker_labels(tmp_path, label, speaker):
+    events, problems = read(tmp_path, f"{label}: Добър ден, с какво мога да помогна?\n")
+    assert problems == []
+    assert turns(events) == [(speaker, "Добър ден, с какво мога да помогна?")]
+    assert events[0]["lang"] == "bg"
+
+
+def test_a_bulgarian_call_with_timestamps(tmp_path):
+    events, problems = read(tmp_path, "[00:00] Клиент: Таксувахте ме два пъти!\n"
+                                      "[00:04] Служител: Разбирам колко е неприятно. Нека проверя.\n")
+    assert problems == []
+    assert [(e["speaker"], e["start_ms"]) for e in events if e["type"] == "utterance"] == [("customer", 0),
+                                                                                          ("agent", 4000)]
