@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assist import CallWarning, CompiledRules, Engine
+from assist import CallWarning, Classification, CompiledRules, Engine, Prompt, Resolved
 from assist.core.normalize import detect_lang, normalize, word_count
 
 
@@ -132,3 +132,36 @@ def test_a_detected_language_without_a_lexicon_is_warned_about_once(engine):
 def test_calls_in_a_covered_language_get_no_warning(engine, lang):
     assert _start(engine, "ok", lang) == []
     assert not any(isinstance(o, CallWarning) for o in _say(engine, "ok", "Hello, my order is late.", 0))
+
+
+def _agent(engine: Engine, call_id: str, text: str, t: int) -> list[object]:
+    return list(engine.feed({"type": "utterance", "call_id": call_id, "speaker": "agent", "text": text,
+                             "start_ms": t, "end_ms": t + 1000}))
+
+
+@pytest.mark.parametrize("lang", ["bg", "bg-BG", None])
+def test_a_bulgarian_call_gets_bulgarian_prompts_quoting_the_words_said(engine, rules, lang):
+    assert _start(engine, "bg-1", lang) == []
+    _say(engine, "bg-1", "Това е безобразие, чакам парите си вече две седмици!", 0)
+    (prompt,) = [o for o in _agent(engine, "bg-1", "Съжалявам. Може ли номера на поръчката?", 2000)
+                 if isinstance(o, Prompt) and o.rule == "acknowledge-before-apology"]
+    assert prompt.say == rules.rules["acknowledge-before-apology"].say["bg"]
+    assert prompt.why == "Извинение („Съжалявам“), преди чувството на клиента да е признато"
+
+
+def test_acknowledging_in_bulgarian_resolves_the_prompt(engine):
+    _start(engine, "bg-2", "bg")
+    _say(engine, "bg-2", "Ядосана съм, таксувахте ме два пъти!", 0)
+    _agent(engine, "bg-2", "Извинете, може ли номера на договора?", 2000)
+    resolved = _agent(engine, "bg-2", "Разбирам колко ви е ядосало това, наистина не биваше да се случва.", 4000)
+    assert {o.rule for o in resolved if isinstance(o, Resolved)} >= {"acknowledge-before-apology",
+                                                                      "acknowledge-emotion"}
+
+
+def test_a_bulgarian_tip_names_the_customer_type_in_bulgarian(engine):
+    _start(engine, "bg-3", "bg")
+    outputs = _say(engine, "bg-3", "Това е безобразие, вбесен съм!", 0)
+    (tip,) = [o for o in outputs if isinstance(o, Prompt) and o.rule == "tip-angry"]
+    assert tip.say.startswith("Ядосан клиент:")
+    (classification,) = [o for o in outputs if isinstance(o, Classification)]
+    assert classification.top == "angry"

@@ -17,7 +17,7 @@ from assist.rulepack.load import load_packs
 
 PACKS = load_packs(Path(DEFAULT_RULES))
 RULES = compile_packs(PACKS)
-QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
+QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|„([^“]+)“')
 
 
 def _suggestions() -> list[tuple[str, str, str]]:
@@ -27,7 +27,7 @@ def _suggestions() -> list[tuple[str, str, str]]:
             if not rule.resolved_by:
                 continue
             for lang, say in rule.say.items():
-                phrase = " ".join(a or b for a, b in QUOTED.findall(say))
+                phrase = " ".join("".join(groups) for groups in QUOTED.findall(say))
                 if phrase and "…" not in phrase:
                     out.append((rule.id, lang, phrase))
     return out

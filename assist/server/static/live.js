@@ -7,7 +7,7 @@ const Live = (() => {
   // [English, Chinese, Bulgarian]
   const TYPE_LABELS = {
     angry: ["Angry", "愤怒", "ядосан"],
-    abusive: ["Abusive", "辱骂", "обиден"],
+    abusive: ["Abusive", "辱骂", "обиждащ"],
     impatient: ["Impatient", "不耐烦", "нетърпелив"],
     talkative: ["Talkative", "健谈", "приказлив"],
     indecisive: ["Indecisive", "犹豫不决", "нерешителен"],
