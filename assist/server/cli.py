@@ -47,12 +47,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from assist import load_rules
-    from assist.server.demo import run_demo
+    from assist.server.demo import demo_call, run_demo
 
     rules = load_rules(args.rules)
     refused = 0
     with contextlib.suppress(KeyboardInterrupt):
-        refused = asyncio.run(run_demo(Path(args.file), host=args.host, port=args.port, speed=args.speed,
+        path = Path(args.file) if args.file else demo_call(args.lang)
+        refused = asyncio.run(run_demo(path, host=args.host, port=args.port, speed=args.speed,
                                        once=args.once, rules=rules))
     return 1 if refused else 0
 
@@ -85,7 +86,7 @@ def _default(field: str) -> object:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the server's subcommands to the `assist` parser."""
     from assist.bundle import DEFAULT_RULES
-    from assist.server.demo import DEFAULT_CALL
+    from assist.server.demo import DEFAULT_CALL, DEMO_LANGS
 
     serve = sub.add_parser("serve", help="run the live server: /ingest, /agent, /supervisor, pages, /metrics")
     serve.add_argument("--host", help=f"address to listen on (default {_default('host')})")
@@ -110,7 +111,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--host", help=f"address to listen on (default {_default('host')})")
     demo.add_argument("--port", type=int, help=f"port (default {_default('port')}; 0 picks a free one)")
     demo.add_argument("--speed", type=float, default=1.0, help="2 plays twice as fast")
-    demo.add_argument("--file", default=str(DEFAULT_CALL), help="native JSON Lines call to stream")
+    demo.add_argument("--lang", choices=DEMO_LANGS, default="en",
+                      help=f"which bundled call to stream (default en: {DEFAULT_CALL.name})")
+    demo.add_argument("--file", help="a native JSON Lines call to stream instead of a bundled one")
     demo.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     demo.set_defaults(func=_demo)
 

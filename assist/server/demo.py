@@ -18,7 +18,15 @@ from assist.errors import FormatError
 from assist.server.app import AssistServer
 from assist.server.config import ServerConfig, Tokens
 
-DEFAULT_CALL = EXAMPLES / "demo_en.jsonl"
+DEMO_LANGS = ("en", "zh", "bg")  # a bundled demo call per language: examples/demo_<lang>.jsonl
+
+
+def demo_call(lang: str = "en") -> Path:
+    """The bundled demo call in `lang` (one of DEMO_LANGS)."""
+    return EXAMPLES / f"demo_{lang}.jsonl"
+
+
+DEFAULT_CALL = demo_call("en")
 MAX_PAUSE_MS = 10_000  # a long silence in the recording never stalls the demo for longer
 LOOP_GAP_S = 3.0
 

@@ -7,9 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import agent, recv_until, run, server
 
-from assist.server.demo import DEFAULT_CALL, run_demo
+from assist import Engine, Prompt, load_rules
+from assist.server.demo import DEFAULT_CALL, DEMO_LANGS, demo_call, read_events, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +42,18 @@ def test_demo_once_streams_the_bundled_call_and_exits() -> None:
     assert lines[0].startswith("sidebar for agent a7:  http://127.0.0.1:") and "/?token=" in lines[0]
     assert "/supervisor?token=" in lines[1]
     assert "prompt(s) raised" in lines[-1] and " 0 prompt(s)" not in lines[-1]
+
+
+@pytest.mark.parametrize("lang", DEMO_LANGS)
+def test_every_demo_language_has_a_bundled_call_that_raises_prompts_in_that_language(lang: str) -> None:
+    lines: list[str] = []
+    assert run(run_demo(demo_call(lang), port=0, speed=1000, once=True, print_=lines.append), timeout=30) == 0
+    assert f"streaming demo_{lang}.jsonl" in lines[2]
+    assert "prompt(s) raised" in lines[-1] and " 0 prompt(s)" not in lines[-1]
+    rules = load_rules()
+    engine = Engine(rules)
+    try:
+        prompts = [o for e in read_events(demo_call(lang)) for o in engine.feed(e) if isinstance(o, Prompt)]
+    finally:
+        engine.close()
+    assert prompts and all(p.say == rules.rules[p.rule].say[lang] for p in prompts)
