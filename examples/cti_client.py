@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Stream a native JSON Lines transcript into assist's /ingest, the way a CTI integration would.
 
-Needs only the `websockets` library (pip install websockets). Copy it and adapt it.
+Uses assist.client.IngestClient (pip install assist): events are numbered (seq) and pipelined, and if
+the connection drops the client reconnects and resends everything not yet acknowledged, so nothing
+is lost and nothing is applied twice. Copy it and adapt it.
 
     ASSIST_CTI_TOKEN=... python examples/cti_client.py examples/demo_en.jsonl
     python examples/cti_client.py calls.jsonl --url ws://127.0.0.1:8765/ingest --token ... --speed 4
@@ -20,7 +22,7 @@ import os
 import sys
 from typing import Any
 
-from websockets.asyncio.client import connect
+from assist.client import IngestClient, IngestRefused
 
 MAX_PAUSE_S = 10.0  # a long silence in the file never stalls the stream for longer
 
@@ -37,26 +39,37 @@ def read_lines(path: str) -> list[tuple[int, str]]:
 
 
 async def stream(path: str, url: str, token: str, speed: float) -> int:
-    refused = 0
-    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+    lines = read_lines(path)
+    where: dict[tuple[str, int], int] = {}  # (call_id, seq) → line number, to report answers by line
+
+    def answered(reply: dict[str, Any], event: dict[str, Any]) -> None:
+        n = where.get((str(event.get("call_id", "")), event["seq"]), 0)
+        if reply.get("type") == "error":
+            print(f"{path}:{n}: error: {reply.get('message')}", file=sys.stderr)
+        else:
+            print(f"{path}:{n}: {json.dumps(reply)}")
+
+    unreadable = 0
+    async with IngestClient(url, token, on_reply=answered) as client:
         previous = None
-        for n, line in read_lines(path):
+        for n, line in lines:
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
-                event = {}  # send it anyway: the server says what is wrong with it
-            t = event_time_ms(event) if isinstance(event, dict) else 0
+                print(f"{path}:{n}: error: expected a JSON object, got invalid JSON", file=sys.stderr)
+                unreadable += 1
+                continue
+            if not isinstance(event, dict):
+                print(f"{path}:{n}: error: expected a JSON object", file=sys.stderr)
+                unreadable += 1
+                continue
+            t = event_time_ms(event)
             if speed > 0 and previous is not None and t > previous:
                 await asyncio.sleep(min((t - previous) / 1000 / speed, MAX_PAUSE_S))
             previous = t if previous is None else max(previous, t)
-            await ws.send(line)
-            reply = json.loads(await ws.recv())
-            if reply.get("type") == "error":
-                refused += 1
-                print(f"{path}:{n}: error: {reply.get('message')}", file=sys.stderr)
-            else:
-                print(f"{path}:{n}: {json.dumps(reply)}")
-    return refused
+            seq = await client.send(event)
+            where[(str(event.get("call_id", "")), seq)] = n
+    return len(client.errors) + unreadable
 
 
 def main() -> int:
@@ -73,7 +86,7 @@ def main() -> int:
         refused = asyncio.run(stream(args.file, args.url, args.token, args.speed))
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
+    except (OSError, IngestRefused) as exc:
         print(f"cti_client: {exc}", file=sys.stderr)
         return 2
     return 1 if refused else 0

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
-
 from assist.bundle import EXAMPLES
+from assist.client import IngestClient
 from assist.core.compiled import CompiledRules
 from assist.core.events import event_time, parse_event
 from assist.errors import FormatError
@@ -61,21 +60,21 @@ def renamed(events: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
 
 async def stream(url: str, token: str, events: list[dict[str, Any]], speed: float,
                  on_reply: Callable[[dict[str, Any]], None] | None = None) -> int:
-    """Send `events` to /ingest at their own pace (÷ speed); return how many were refused."""
-    refused = 0
-    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+    """Send `events` to /ingest at their own pace (÷ speed) through an IngestClient (which reconnects and
+    resends if the link drops); return how many were refused."""
+    def answered(reply: dict[str, Any], event: dict[str, Any]) -> None:
+        if on_reply is not None:
+            on_reply(reply)
+
+    async with IngestClient(url, token, on_reply=answered) as client:
         previous: int | None = None
         for event in events:
             t = event_time(parse_event(event))
             if previous is not None and t > previous and speed > 0:
                 await asyncio.sleep(min(t - previous, MAX_PAUSE_MS) / 1000 / speed)
             previous = t if previous is None else max(previous, t)
-            await ws.send(json.dumps(event, ensure_ascii=False))
-            reply = json.loads(await ws.recv())
-            refused += reply.get("type") == "error"
-            if on_reply is not None:
-                on_reply(reply)
-    return refused
+            await client.send(event)
+    return len(client.errors)
 
 
 def _prompts_raised(server: AssistServer) -> float:
