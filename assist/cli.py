@@ -210,7 +210,10 @@ def _bench(args: argparse.Namespace) -> int:
 
     from assist import bench
 
-    result = bench.run(Path(args.rules), calls=args.calls, live=not args.skip_live)
+    only = set(args.only or bench.STAGES)
+    if args.skip_live:
+        only = {"engine"}
+    result = bench.run(Path(args.rules), calls=args.calls, only=only)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if args.json:
@@ -281,7 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--out", help="also write the JSON to this file")
     bp.add_argument("--calls", type=int, default=1000)
     bp.add_argument("--rules", default=str(DEFAULT_RULES))
-    bp.add_argument("--skip-live", action="store_true", help="skip the websocket end-to-end measurement")
+    bp.add_argument("--only", action="append", choices=("engine", "live", "durability"),
+                    help="run only this stage (repeatable): engine throughput, memory and replay; live "
+                    "latency against a relay; durability (call ladder, log on vs off, recovery)")
+    bp.add_argument("--skip-live", action="store_true", help="the engine stage only (same as --only engine)")
     bp.set_defaults(func=_bench)
 
     rules = sub.add_parser("rules", help="check and test rule packs")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import uuid
 import weakref
 import zlib
 from collections.abc import Mapping
@@ -183,33 +184,24 @@ def _give_back(shared: _Shared, base: str, calls: dict[str, tuple[str, int, str]
         calls.clear()
 
 
+class RawRuleset:
+    """A fresh copy of a ruleset, sharded like the engine's, for baselines: bare durable_rules posting.
 
-def raw_post_rate(definition: Mapping[str, Any], posts: list[tuple[str, dict[str, Any]]], shards: int) -> float:
-    """Events per second of bare durable_rules posting: the benchmark's baseline.
-
-    Its sessions stay in memory (deleting them is what crashes); it is for benchmarks only.
-
-    `posts` are (call id, facts) pairs as the engine posted them; they are posted once each, to a
-    fresh copy of the same ruleset with the same number of shards, with nothing else around them.
+    `post(shard_name, event)` is durable_rules' own post, with nothing around it; it raises one of
+    `NOTHING_FIRED` when no rule matched. Sessions are never freed (deleting them is what crashes):
+    for benchmarks only.
     """
-    import time
-    import uuid
 
-    shared = _shared()
-    base = f"raw-{uuid.uuid4().hex[:8]}"
-    with shared.lock:
-        for shard in range(shards):
-            shared.host.register_rulesets({f"{base}#{shard}": copy.deepcopy(dict(definition))})
-        prepared = []
-        for n, (call_id, facts) in enumerate(posts):
-            name = f"{base}#{zlib.crc32(call_id.encode()) % shards}"
-            prepared.append((name, {**facts, "sid": call_id, "n": n}))
-        post = shared.host.post
-        started = time.perf_counter()
-        for name, event in prepared:
-            try:  # noqa: SIM105 - contextlib.suppress costs more than the post being measured
-                post(name, event)
-            except (_durable.MessageNotHandledException, _durable.MessageObservedException):
-                pass
-        elapsed = time.perf_counter() - started
-    return len(prepared) / elapsed if elapsed > 0 else float("inf")
+    NOTHING_FIRED = (_durable.MessageNotHandledException, _durable.MessageObservedException)
+
+    def __init__(self, definition: Mapping[str, Any], shards: int):
+        shared = _shared()
+        self._names = [f"raw-{uuid.uuid4().hex[:8]}#{shard}" for shard in range(shards)]
+        with shared.lock:
+            for name in self._names:
+                shared.host.register_rulesets({name: copy.deepcopy(dict(definition))})
+        self.post = shared.host.post
+
+    def shard_of(self, call_id: str) -> str:
+        """The shard name a call's events go to (the same stable hash the engine routes by)."""
+        return self._names[zlib.crc32(call_id.encode()) % len(self._names)]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from assist.core.call import CallState, OpenPrompt, Turn
@@ -65,12 +66,15 @@ class Engine:
 
     `lang` overrides every call's language (as ``replay --lang`` does); `max_calls` bounds open calls.
     `prefilter=False` posts every utterance to the rules, even those no rule could match; outputs are
-    the same either way (a test holds it to that), only slower.
+    the same either way (a test holds it to that), only slower. `on_post(call_id, facts)`, if given,
+    sees every set of facts as it is posted to the rules (the benchmark's durable_rules baseline
+    replays them); it must not change them.
     """
 
     def __init__(self, rules: CompiledRules, *, max_calls: int = DEFAULT_MAX_CALLS, lang: str | None = None,
-                 prefilter: bool = True):
+                 prefilter: bool = True, on_post: Callable[[str, Mapping[str, Any]], None] | None = None):
         self.rules = rules
+        self._on_post = on_post
         self._lang_override = lang
         self._prefilter = prefilter
         self._calls: dict[str, CallState] = {}
@@ -329,6 +333,8 @@ class Engine:
         t = turn.t_ms
         for flag in state.flags:  # every fact is seen together with the call's state
             facts["s_" + flag] = 1
+        if self._on_post is not None:
+            self._on_post(state.call_id, facts)
         result = self._runner.evaluate(state.call_id, facts, could_fire)
         out: list[Output] = [EngineFault(state.call_id, t, rule, err) for rule, err in result.faults]
         candidates = [self.rules.rules[r] for r in result.rules]

@@ -16,7 +16,7 @@ from serverproc import CTI, ServerProcess, agent_token, free_port, write_config
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from assist.bench import EXAMPLES, example_scripts, workload
+from assist.bench.workload import EXAMPLES, example_scripts, workload
 from assist.core.engine import Engine
 from assist.server.calllog import CallLog
 

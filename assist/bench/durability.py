@@ -1,0 +1,112 @@
+"""Figures for the durable call log, each measured on loopback with the load generator in its own
+process (see `assist.bench.loadgen`):
+
+- `max_calls_p99_under_50ms`: the most concurrent calls, at real-call rate (one final utterance every
+  ~2 s per call), whose p99 ingest→sidebar latency stays under 50 ms, with the call log on; beside it
+  the p99 and the longest event-loop stall at each level of the ladder;
+- `log_on_vs_off`: ingest throughput (acked events/s, single-event messages, pipelined) with the log
+  on as a ratio to the log off, alternating rounds in the same run;
+- `recovery_s_200_calls`: seconds to rebuild 200 open calls of 20 utterances from the log at start.
+
+`run_durability_bench()` returns all of them with the absolute figures beside the ratios.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from assist.bench.live import server_config, with_assist
+from assist.bench.loadgen import BLAST_CALLS, BLAST_TEXTS, Latencies, blast, measure
+from assist.bench.stats import median, percentile, progress
+from assist.server.app import AssistServer
+
+P99_BUDGET_MS = 50.0
+CALL_STEPS = (250, 500, 1000, 1500, 2000, 3000, 5000, 7500)
+
+
+# -- max concurrent calls under the latency budget -------------------------------------------------------
+async def _e2e(port: int, calls: int, seconds: float) -> Latencies:
+    return await measure("e2e", port, calls, seconds)
+
+
+def max_calls_p99_under_50ms(steps: tuple[int, ...] = CALL_STEPS, seconds: float = 15.0) -> dict[str, Any]:
+    """Step up the concurrent calls until p99 goes over 50 ms (log on; each step a fresh server and log)."""
+    best = 0
+    p99s: dict[str, float] = {}
+    stalls: dict[str, float] = {}
+    for calls in steps:
+        progress(f"durability: {calls} calls, log on, {seconds:.0f} s")
+        with tempfile.TemporaryDirectory() as tmp:
+            config = server_config(calls, str(Path(tmp) / "calls.db"))
+            got, stall = asyncio.run(with_assist(config, functools.partial(_e2e, calls=calls, seconds=seconds)))
+        p99 = percentile(got.samples, 0.99)
+        p99s[str(calls)], stalls[str(calls)] = round(p99, 2), round(stall, 2)
+        if not got.samples or not p99 < P99_BUDGET_MS:
+            break
+        best = calls
+    return {"max_calls_p99_under_50ms": best, "p99_ms_by_calls": p99s, "loop_stall_ms_by_calls": stalls}
+
+
+# -- throughput, log on vs off ---------------------------------------------------------------------------
+async def _blast_server(log: Path | None, seconds: float) -> float:
+    async with AssistServer(server_config(BLAST_CALLS, str(log) if log else None)) as server:
+        return await blast(server.port, seconds)
+
+
+def log_on_vs_off(rounds: int = 3, seconds: float = 8.0) -> dict[str, float]:
+    """Acked events/s with the log off and on, alternating rounds (off, on, off, on…); medians."""
+    off: list[float] = []
+    on: list[float] = []
+    for r in range(rounds):
+        progress(f"durability: ingest throughput, log off and on, round {r + 1} of {rounds}")
+        off.append(asyncio.run(_blast_server(None, seconds)))
+        with tempfile.TemporaryDirectory() as tmp:
+            on.append(asyncio.run(_blast_server(Path(tmp) / "calls.db", seconds)))
+    off_rate, on_rate = median(off), median(on)
+    return {"log_on_vs_off": round(on_rate / off_rate, 3), "ingest_events_per_s_log_off": round(off_rate),
+            "ingest_events_per_s_log_on": round(on_rate)}
+
+
+# -- recovery --------------------------------------------------------------------------------------------
+def recovery_s(calls: int = 200, turns: int = 20) -> dict[str, float]:
+    """Write `calls` open calls of `turns` utterances through a logging server's hub, then time a fresh
+    server rebuilding them from the log (what `assist serve --log` does before it listens)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "calls.db"
+        first = AssistServer(server_config(calls, str(db)))
+        for i in range(calls):
+            first.hub.ingest({"type": "call.start", "call_id": f"r{i}", "lang": "en", "t_ms": 0,
+                              "agent_id": f"a{i}", "seq": 0})
+            for step in range(1, turns + 1):
+                speaker, text = BLAST_TEXTS[(step - 1) % len(BLAST_TEXTS)]
+                first.hub.ingest({"type": "utterance", "call_id": f"r{i}", "speaker": speaker, "text": text,
+                                  "start_ms": step * 2000, "end_ms": step * 2000 + 1500, "seq": step})
+        assert first.calllog is not None
+        first.calllog.close()
+        first.engine.close()
+        second = AssistServer(server_config(calls, str(db)))
+        started = time.perf_counter()
+        recovered = second.recover()
+        elapsed = time.perf_counter() - started
+        assert second.calllog is not None
+        second.calllog.close()
+        second.engine.close()
+    if recovered["calls"] != calls:
+        raise RuntimeError(f"recovered {recovered['calls']} of {calls} open calls")
+    return {f"recovery_s_{calls}_calls": round(elapsed, 3), "recovery_events": recovered["events"]}
+
+
+def run_durability_bench(steps: tuple[int, ...] = CALL_STEPS, step_seconds: float = 15.0) -> dict[str, Any]:
+    """Every durability figure; keys max_calls_p99_under_50ms, p99_ms_by_calls, log_on_vs_off,
+    ingest_events_per_s_log_off/on, recovery_s_200_calls, recovery_events."""
+    out: dict[str, Any] = {}
+    progress("durability: rebuilding 200 open calls from the log")
+    out.update(recovery_s())
+    out.update(log_on_vs_off())
+    out.update(max_calls_p99_under_50ms(steps, step_seconds))
+    return out

@@ -1,0 +1,116 @@
+"""End-to-end latency of the live server against a bare websockets relay, measured in one run, and
+the longest event-loop stall in the server process meanwhile.
+
+`run_e2e_bench(calls, seconds)`: `calls` concurrent calls stream into /ingest at real-call rate (see
+`assist.bench.loadgen`); the time from sending an agent's line to its prompt arriving on that agent's
+/agent socket is measured. The same script then goes through a relay that only forwards each ingest
+message to the call's agent socket. Everything is on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, serve
+
+from assist.bench.loadgen import Latencies, measure
+from assist.bench.stats import percentile
+from assist.server.app import AssistServer
+from assist.server.config import CallLogSettings, Limits, ServerConfig, Tokens
+
+LAG_INTERVAL_S = 0.005
+
+
+class LoopLag:
+    """How late the event loop wakes a task that asks to sleep LAG_INTERVAL_S: a stall of the loop
+    (a long callback, a collection, page faults) shows as one late wake-up of its length."""
+
+    def __init__(self) -> None:
+        self.wakes: list[tuple[float, float]] = []  # (monotonic time of the wake-up, ms late)
+
+    async def watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time()
+            await asyncio.sleep(LAG_INTERVAL_S)
+            woke = loop.time()
+            self.wakes.append((woke, (woke - asked - LAG_INTERVAL_S) * 1000))
+
+    def max_ms(self, start: float, end: float) -> float:
+        """The longest stall that ended between `start` and `end` (monotonic seconds)."""
+        return max((late for at, late in self.wakes if start <= at <= end), default=0.0)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[LoopLag]:
+        task = asyncio.create_task(self.watch())
+        try:
+            yield self
+        finally:
+            task.cancel()
+
+
+Run = Callable[[int], Awaitable[Latencies]]
+
+
+async def _with_relay(run: Run) -> tuple[Latencies, float]:
+    """A bare relay: each /ingest message goes to the socket of the call's agent, nothing else."""
+    agent_of: dict[str, str] = {}
+    sockets: dict[str, ServerConnection] = {}
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        auth = ws.request.headers.get("Authorization", "")
+        if ws.request.path.startswith("/agent"):
+            agent_id = "a" + auth.removeprefix("Bearer t")
+            sockets[agent_id] = ws
+            await ws.wait_closed()
+            return
+        async for raw in ws:
+            ev = json.loads(raw)
+            if ev["type"] == "call.start":
+                agent_of[ev["call_id"]] = ev["agent_id"]
+            target = sockets.get(agent_of.get(ev["call_id"], ""))
+            if target is not None:
+                await target.send(raw)
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as relay, LoopLag().running() as lag:
+        got = await run(relay.sockets[0].getsockname()[1])
+    return got, lag.max_ms(got.measured_from, got.until)
+
+
+def server_config(calls: int, log_path: str | None = None) -> ServerConfig:
+    """The server every live stage runs: a token per agent, room for `calls` calls, no rate limit."""
+    tokens = Tokens(cti="cti", agents={f"a{i}": f"t{i}" for i in range(calls)})
+    limits = Limits(max_calls=calls + 100, max_events_per_s=1_000_000, queue_size=256)
+    return ServerConfig(port=0, tokens=tokens, limits=limits, log=CallLogSettings(path=log_path))
+
+
+async def with_assist(config: ServerConfig, run: Run) -> tuple[Latencies, float]:
+    """Run the generator against a fresh AssistServer; its latencies and the server's longest loop stall."""
+    async with AssistServer(config) as server, LoopLag().running() as lag:
+        got = await run(server.port)
+    return got, lag.max_ms(got.measured_from, got.until)
+
+
+def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, float]:
+    """Latency p50/p99 in ms of the full server and of a bare relay, same load, same run.
+
+    Returns e2e_p50_ms, e2e_p99_ms, relay_p50_ms, relay_p99_ms, e2e_vs_relay_p99, sample counts,
+    and loop_stall_max_ms / relay_loop_stall_max_ms (the longest event-loop stall of each server)."""
+    async def main() -> tuple[tuple[Latencies, float], tuple[Latencies, float]]:
+        relay = await _with_relay(lambda port: measure("relay", port, calls, seconds))
+        e2e = await with_assist(server_config(calls), lambda port: measure("e2e", port, calls, seconds))
+        return relay, e2e
+
+    (relay, relay_stall), (e2e, stall) = asyncio.run(main())
+    out: dict[str, Any] = {
+        "e2e_p50_ms": percentile(e2e.samples, 0.50), "e2e_p99_ms": percentile(e2e.samples, 0.99),
+        "relay_p50_ms": percentile(relay.samples, 0.50), "relay_p99_ms": percentile(relay.samples, 0.99)}
+    out["e2e_vs_relay_p99"] = out["e2e_p99_ms"] / out["relay_p99_ms"] if relay.samples else float("nan")
+    out["e2e_samples"], out["relay_samples"] = float(len(e2e.samples)), float(len(relay.samples))
+    out["loop_stall_max_ms"], out["relay_loop_stall_max_ms"] = stall, relay_stall
+    return {k: round(v, 3) for k, v in out.items()}

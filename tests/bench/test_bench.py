@@ -1,0 +1,38 @@
+"""`assist bench`'s building blocks on a tiny workload: the figures other tools read keep their keys,
+and the one percentile definition is the nearest rank. (No speed is asserted: that is the bench's job.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from assist import load_rules
+from assist.bench.engine import throughput
+from assist.bench.stats import median, percentile
+from assist.bench.workload import example_scripts
+
+
+def test_throughput_reports_engine_and_both_baselines_under_stable_keys() -> None:
+    figures = throughput(load_rules(), example_scripts(), calls=5, rounds=1)
+    assert set(figures) == {"engine_events_per_s", "raw_events_per_s", "engine_vs_raw",
+                            "durable_facts_per_s", "engine_vs_durable_facts"}
+    assert all(v > 0 for v in figures.values())
+
+
+@pytest.mark.parametrize(("q", "expected"), [(0.5, 50.0), (0.99, 99.0), (1.0, 100.0), (0.0, 1.0)])
+def test_percentile_is_the_nearest_rank(q: float, expected: float) -> None:
+    samples = [float(x) for x in range(100, 0, -1)]
+    assert percentile(samples, q) == expected
+
+
+def test_median_of_three_rounds_is_the_middle_one() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0
+
+
+def test_unknown_stage_is_refused_with_the_choices() -> None:
+    proc = subprocess.run([sys.executable, "-m", "assist.cli", "bench", "--only", "gpu"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "engine" in proc.stderr and "durability" in proc.stderr
