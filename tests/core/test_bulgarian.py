@@ -165,3 +165,16 @@ def test_a_bulgarian_tip_names_the_customer_type_in_bulgarian(engine):
     assert tip.say.startswith("Ядосан клиент:")
     (classification,) = [o for o in outputs if isinstance(o, Classification)]
     assert classification.top == "angry"
+
+
+def test_a_strong_bulgarian_self_report_alone_makes_the_customer_angry(engine):
+    _start(engine, "bg-4", "bg")
+    outputs = _say(engine, "bg-4", "Вбесена съм!", 0)
+    assert [o.top for o in outputs if isinstance(o, Classification)] == ["angry"]
+    _start(engine, "bg-5", "bg")
+    assert not any(isinstance(o, Classification) for o in _say(engine, "bg-5", "Ядосана съм.", 0))  # one plain cue
+
+
+def test_calling_again_and_again_is_a_repeated_complaint(rules):
+    assert "repeat_complaint" in cue_names(rules, "customer", "Три пъти ви звъня за това!")
+    assert "repeat_complaint" not in cue_names(rules, "customer", "Три пъти седмично ползвам услугата.")
