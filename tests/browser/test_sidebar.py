@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .browser_harness import WAIT_MS, ScriptedServer, angry, go_offline, prompt, view
+from .browser_harness import WAIT_MS, ScriptedServer, angry, go_offline, prompt, say, view
 
 ANGRY_SAY = ("Name the feeling first: \"I can hear how frustrating this has been - that shouldn't have "
              "happened.\" Then apologise.")
@@ -224,3 +224,19 @@ def test_dropped_and_server_errors_are_shown(page: Page, scripted: ScriptedServe
     scripted.push({"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
                    "got": "'zz'", "message": "no prompt 'zz' on a call of agent 'a7'"})
     expect(notice).to_contain_text("no prompt 'zz'")
+
+
+def test_a_bulgarian_call_and_a_call_in_an_uncovered_language(page: Page, scripted: ScriptedServer) -> None:
+    scripted.state["agent"]["calls"] = [view("bg1", lang="bg", classification={
+        "kind": "classification", "call_id": "bg1", "t_ms": 4000, "types": {"angry": 0.8}, "top": "angry",
+        "evidence": [{"speaker": "customer", "text": "Това е безобразие!", "t_ms": 4000}]})]
+    open_sidebar(page, scripted)
+    bg_say = say("acknowledge-before-apology", "bg")
+    scripted.push(prompt("b1", bg_say, call_id="bg1", why="Извинение („Съжалявам“), преди чувството на клиента "
+                                                          "да е признато"))
+    expect(page.get_by_test_id("prompt-say")).to_have_text(bg_say)
+    expect(page.get_by_test_id("prompt-say")).to_have_attribute("lang", "bg")
+    expect(page.get_by_test_id("customer-type")).to_contain_text("ядосан")
+    scripted.push({"kind": "warning", "call_id": "fr1", "t_ms": 0, "code": "unsupported_language", "lang": "fr",
+                   "message": "no lexicon for language 'fr' (the rule packs cover en, zh, bg)"})
+    expect(page.get_by_test_id("notice")).to_contain_text("no lexicon for language 'fr'")
