@@ -18,6 +18,7 @@ import logging
 import ssl
 import time
 import weakref
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
@@ -99,6 +100,9 @@ class AssistServer:
         self._ticker: asyncio.Task[None] | None = None
         self._purger: asyncio.Task[None] | None = None
         self._gc: QuietGC | None = None
+        self.stopping = False              # a graceful stop began: no more events are taken
+        self._receiving: set[asyncio.Task[Any]] = set()  # /ingest handlers waiting for their next message
+        self._ingesting: set[asyncio.Task[Any]] = set()  # every /ingest handler
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def recover(self) -> dict[str, float]:
@@ -139,7 +143,17 @@ class AssistServer:
                                      "agent_tokens": len(self.config.tokens.agents)})
 
     async def stop(self) -> None:
-        """Stop serving. Open calls stay open in the call log: the next start rebuilds them."""
+        """Stop serving, gracefully: no new connections; every /ingest connection finishes the message in
+        hand, its acks go out once the log holds them; sidebars get what is queued for them; every
+        client gets close 1001 (going away). All of it within `stop_timeout_s`, then whatever is left
+        is cut. Open calls stay open in the call log: the next start rebuilds them."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.server.close()  # no new connections
+            try:
+                await asyncio.wait_for(self._finish_connections(), self.config.stop_timeout_s)
+            except TimeoutError:
+                log.warning("stop_timeout", extra={"after_s": self.config.stop_timeout_s})
         if self._gc is not None:
             self._gc.stop()
             self._gc = None
@@ -156,6 +170,42 @@ class AssistServer:
         if self.calllog is not None:
             self.calllog.close()
         self.engine.close()
+
+    async def _finish_connections(self) -> None:
+        for task in list(self._receiving):  # waiting in recv: the next message stays unread (not acked)
+            task.cancel()
+        if self._ingesting:
+            await asyncio.wait(set(self._ingesting))  # each flushes its acks, then closes with 1001
+        boxes = [b for group in self.hub.agents.values() for b in group] + list(self.hub.supervisors)
+        for _ in range(100):  # what the last events raised reaches the sidebars (bounded: 1 s)
+            if all(len(b) == 0 for b in boxes):
+                break
+            await asyncio.sleep(0.01)
+        assert self._server is not None
+        self._server.close()  # close 1001 to every other connection, and wait for their handlers
+        await self._server.wait_closed()
+
+    async def _messages(self, connection: ServerConnection) -> AsyncIterator[str | bytes]:
+        """An /ingest connection's messages until it closes, or until the server stops taking events."""
+        task = asyncio.current_task()
+        assert task is not None
+        while not self.stopping:
+            self._receiving.add(task)
+            try:
+                message = await connection.recv()
+            except ConnectionClosedOK:
+                return
+            except asyncio.CancelledError:
+                if self.stopping and task.uncancel() == 0:
+                    return  # the graceful stop: what was not read is not acked, so the client resends it
+                raise
+            finally:
+                self._receiving.discard(task)
+            yield message
+
+    async def _going_away(self, connection: ServerConnection) -> None:
+        if self.stopping:
+            await connection.close(1001, "server shutting down")
 
     async def serve_forever(self) -> None:
         assert self._server is not None, "start() first"
@@ -238,6 +288,10 @@ class AssistServer:
         log.info("connected", extra={"role": who.role, "agent_id": who.agent_id})
         try:
             stream = self._vendor.pop(connection, None)
+            task = asyncio.current_task()
+            if who.role == "cti" and task is not None:
+                self._ingesting.add(task)
+                task.add_done_callback(self._ingesting.discard)
             if stream is not None:
                 await self._ingest_vendor(connection, VendorIngest(stream, self.hub.ingest))
             elif who.role == "cti":
@@ -261,7 +315,7 @@ class AssistServer:
         acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(ACKS_IN_FLIGHT)
         sender = asyncio.create_task(self._send_acks(connection, acks))
         try:
-            async for message in connection:
+            async for message in self._messages(connection):
                 replies = self._ingest_message(message, time.perf_counter(), limit)
                 await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
                 for reply in replies:
@@ -273,6 +327,7 @@ class AssistServer:
                     return
             await acks.put(None)
             await sender  # the last acks go out (or the connection is gone)
+            await self._going_away(connection)
         finally:
             sender.cancel()
 
@@ -281,13 +336,15 @@ class AssistServer:
         acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(ACKS_IN_FLIGHT)
         sender = asyncio.create_task(self._send_acks(connection, acks))
         try:
-            async for message in connection:
+            async for message in self._messages(connection):
                 replies = vendor.message(message, time.perf_counter())
                 await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
-            vendor.close(time.perf_counter())  # a normal close ends the call; an abnormal one raised above
+            if not self.stopping:  # a normal close ends the call; an abnormal one raised above
+                vendor.close(time.perf_counter())
             await acks.put((self.commits.mark() if self.commits is not None else 0, []))  # committed too
             await acks.put(None)
             await sender
+            await self._going_away(connection)
         finally:
             sender.cancel()
 

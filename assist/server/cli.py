@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -37,8 +38,17 @@ def _serve(args: argparse.Namespace) -> int:
                                         "fix": "tokens.* in --config, or ASSIST_TOKENS__CTI etc."})
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # graceful: see AssistServer.stop
+            loop.add_signal_handler(sig, stop.set)
         async with AssistServer(config, rules) as server:  # logs one "listening" line with the URL
-            await server.serve_forever()
+            serving = asyncio.create_task(server.serve_forever())
+            await stop.wait()
+            log.info("stopping", extra={"open_calls": len(server.hub.calls),
+                                        "timeout_s": config.stop_timeout_s})
+            serving.cancel()
+        log.info("stopped")
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
