@@ -12,7 +12,7 @@ EVIDENCE_PER_TYPE = 3
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
+class Moment:
     """What the rules are looking at: a final utterance, or a silence (then evidence is the last speech)."""
 
     t_ms: int

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from assist.core.call import CallState, OpenPrompt, Turn
+from assist.core.call import CallState, Moment, OpenPrompt
 from assist.core.compiled import CompiledRule, CompiledRules, done_flag, type_flag
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules
@@ -189,9 +189,9 @@ class Engine:
                 continue
             state.silence_done.add(threshold)
             facts: dict[str, Any] = {"k": "s", "f_silence_ms": threshold}
-            turn = Turn(at, state.last_evidence, [], Counter(), 0)
+            moment = Moment(at, state.last_evidence, [], Counter(), 0)
             out.extend(self._expire(state, at))
-            out.extend(self._fire(state, facts, turn, could_fire=None))
+            out.extend(self._fire(state, facts, moment, could_fire=None))
         return out
 
     # -- utterances ---------------------------------------------------------------------------------
@@ -217,18 +217,18 @@ class Engine:
             if speaker in (u.speaker, "any") and _within(bounds.min_words, words, bounds.max_words) \
                     and (bounds.min_gap_ms is None or (other in state.ends and gap >= bounds.min_gap_ms)):
                 hits.append(CueHit(cue, text[:40], 0, 0))
-        turn = Turn(t, Evidence(u.speaker, u.text, t), hits,
+        moment = Moment(t, Evidence(u.speaker, u.text, t), hits,
                      Counter(cue for cue, _ in {(h.cue, h.text) for h in hits}), words)
 
         out.extend(self._expire(state, t))
-        out.extend(self._resolve(state, turn))
-        self._update_flags(state, u.speaker, turn)
+        out.extend(self._resolve(state, moment))
+        self._update_flags(state, u.speaker, moment)
         crossed: list[str] = []
         if u.speaker == "customer":
             state.run_words += words
             if words > self.rules.settings.backchannel_words:
                 state.agent_run_words = 0  # the customer took the floor; "mm-hmm" does not
-            crossed = self._classify(state, turn, out)
+            crossed = self._classify(state, moment, out)
         else:
             state.agent_run_words += words
         # the other speaker was still talking when this utterance began: talking over them
@@ -240,16 +240,16 @@ class Engine:
                     "overlap_ms": overlap, "gap_ms": max(0, gap),
                     "rate_wpm": words * 60_000 // duration if duration >= _MIN_RATE_MS else 0}
 
-        could_fire = self._could_fire(u.speaker, turn, features) if self._prefilter else None
+        could_fire = self._could_fire(u.speaker, moment, features) if self._prefilter else None
         if could_fire != 0:
             facts: dict[str, Any] = {"k": _KIND[u.speaker]}
             for name, value in features.items():
                 facts["f_" + name] = value
-            for cue, n in turn.present.items():
+            for cue, n in moment.present.items():
                 facts["c_" + cue] = n
-            out.extend(self._fire(state, facts, turn, could_fire=could_fire))
+            out.extend(self._fire(state, facts, moment, could_fire=could_fire))
         for type_id in crossed:
-            out.extend(self._fire(state, {"k": "t", "t": type_id}, turn, type_id=type_id, could_fire=1))
+            out.extend(self._fire(state, {"k": "t", "t": type_id}, moment, type_id=type_id, could_fire=1))
         if u.speaker == "agent" and words > self.rules.settings.backchannel_words:
             state.run_words = 0  # a real answer ends the customer's run; "mm-hmm" does not
         state.ends[u.speaker] = max(u.end_ms, state.ends.get(u.speaker, 0))
@@ -257,13 +257,13 @@ class Engine:
         if state.last_end_ms is None or u.end_ms >= state.last_end_ms:
             state.last_end_ms = u.end_ms
             state.silence_done.clear()
-        state.last_evidence = turn.evidence
+        state.last_evidence = moment.evidence
         return out
 
-    def _could_fire(self, speaker: str, turn: Turn, features: dict[str, int]) -> int:
+    def _could_fire(self, speaker: str, moment: Moment, features: dict[str, int]) -> int:
         """How many rules could fire on this utterance (their cues and minimums are met): 0 means it
         need not be posted at all, and once that many have fired no repost is needed."""
-        present = turn.present
+        present = moment.present
         gates = self.rules.gates_always[speaker]
         by_cue = self.rules.gates_by_cue[speaker]
         possible: set[str] = set()
@@ -272,23 +272,23 @@ class Engine:
                 possible.add(gate.rule)
         return len(possible)
 
-    def _update_flags(self, state: CallState, speaker: str, turn: Turn) -> None:
-        heard = turn.present.keys()
+    def _update_flags(self, state: CallState, speaker: str, moment: Moment) -> None:
+        heard = moment.present.keys()
         touched = {name for cue in heard for name in self.rules.state_index.get(cue, ())}
         for name in touched:
             rule = self.rules.states[name]
             if any(combo <= heard for combo in rule.set_by.get(speaker, ())):
-                state.flags[name] = turn.evidence
+                state.flags[name] = moment.evidence
                 state.seen.add(name)
             elif name in state.flags and any(combo <= heard for combo in rule.cleared_by.get(speaker, ())):
                 del state.flags[name]
 
-    def _classify(self, state: CallState, turn: Turn, out: list[Output]) -> list[str]:
+    def _classify(self, state: CallState, moment: Moment, out: list[Output]) -> list[str]:
         """Raise type scores from this customer turn's cues; return the types that just crossed."""
         crossed: list[str] = []
-        ev = turn.evidence
+        ev = moment.evidence
         touched: dict[str, float] = {}
-        for cue, n in _strengths(turn.hits).items():
+        for cue, n in _strengths(moment.hits).items():
             times = min(n, _MAX_REPEAT)  # several distinct phrases of one cue in a turn count, up to a cap
             for type_id, w in self.rules.type_index.get(cue, ()):
                 score = touched.get(type_id, state.scores.get(type_id, 0.0))
@@ -328,9 +328,9 @@ class Engine:
         return {t: round(s, 2) for t, s in sorted(state.scores.items(), key=lambda kv: (-kv[1], kv[0]))}
 
     # -- prompts --------------------------------------------------------------------------------------
-    def _fire(self, state: CallState, facts: dict[str, Any], turn: Turn, *,
+    def _fire(self, state: CallState, facts: dict[str, Any], moment: Moment, *,
               type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
-        t = turn.t_ms
+        t = moment.t_ms
         for flag in state.flags:  # every fact is seen together with the call's state
             facts["s_" + flag] = 1
         if self._on_post is not None:
@@ -347,7 +347,7 @@ class Engine:
                 continue
             if not self._make_room(state, rule, t, out):
                 continue
-            out.append(self._open_prompt(state, rule, turn, type_id))
+            out.append(self._open_prompt(state, rule, moment, type_id))
         return out
 
     def _make_room(self, state: CallState, rule: CompiledRule, t: int, out: list[Output]) -> bool:
@@ -362,31 +362,31 @@ class Engine:
         out.append(Expired(state.call_id, t, weakest.id, weakest.rule, "superseded"))
         return True
 
-    def _open_prompt(self, state: CallState, rule: CompiledRule, turn: Turn, type_id: str | None) -> Prompt:
-        t = turn.t_ms
+    def _open_prompt(self, state: CallState, rule: CompiledRule, moment: Moment, type_id: str | None) -> Prompt:
+        t = moment.t_ms
         state.next_prompt += 1
         pid = f"{state.call_id}:{state.next_prompt}"
         state.open[rule.id] = OpenPrompt(pid, rule.id, t, rule.severity)
         state.last_fired[rule.id] = t
         state.prompts[rule.id] += 1
         state.prompt_rules[pid] = rule.id
-        say, why, evidence = compose(self.rules, state, rule, turn, type_id)
+        say, why, evidence = compose(self.rules, state, rule, moment, type_id)
         return Prompt(
             call_id=state.call_id, t_ms=t, id=pid, rule=rule.id, severity=rule.severity,  # type: ignore[arg-type]
             say=say, why=why, evidence=evidence, supervisor=rule.supervisor,
         )
 
-    def _resolve(self, state: CallState, turn: Turn) -> list[Output]:
+    def _resolve(self, state: CallState, moment: Moment) -> list[Output]:
         out: list[Output] = []
-        ev = turn.evidence
+        ev = moment.evidence
         if ev.speaker != "agent" or not state.open:
             return out
         for rule_id, prompt in list(state.open.items()):
             rule = self.rules.rules[rule_id]
-            if any(combo <= turn.present.keys() for combo in rule.resolved_by):
+            if any(combo <= moment.present.keys() for combo in rule.resolved_by):
                 del state.open[rule_id]
                 state.resolved[rule_id] += 1
-                out.append(Resolved(state.call_id, turn.t_ms, prompt.id, rule_id, ev))
+                out.append(Resolved(state.call_id, moment.t_ms, prompt.id, rule_id, ev))
         return out
 
     def _expire(self, state: CallState, t: int) -> list[Output]:

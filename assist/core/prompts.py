@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assist.core.call import CallState, Turn
+from assist.core.call import CallState, Moment
 from assist.core.compiled import CompiledRule, CompiledRules
 from assist.core.normalize import base_lang, normalize, to_traditional
 from assist.core.outputs import Evidence
@@ -20,7 +20,7 @@ class _Placeholders:
         return self.values.get(key, "")
 
 
-def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, turn: Turn,
+def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, moment: Moment,
             type_id: str | None) -> tuple[str, str, tuple[Evidence, ...]]:
     """(say, why, evidence) in the call's language; Traditional script for zh-Hant calls."""
     default = rules.languages[0]
@@ -28,18 +28,18 @@ def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, turn: Tu
     say = rule.say.get(lang) or rule.say.get(base_lang(lang) or "") or rule.say[default]
     why_lang = "zh" if lang == "zh-Hant" else lang if lang in rule.why else default
     why_tpl = rule.why[why_lang]
-    ev = turn.evidence
+    ev = moment.evidence
     cues = rule.cues if type_id is None else rules.types[type_id].keys()
     original = ev.text
     same = len(original) == len(normalize(original))  # then quote the speaker's own spelling
     heard = '", "'.join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
-                                      for h in turn.hits if h.cue in cues))
+                                      for h in moment.hits if h.cue in cues))
     evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
     if type_id is not None:
         evidence.extend(state.type_evidence.get(type_id, ()))
     evidence.append(ev)
     title = rules.type_titles.get(type_id or "", {}).get(why_lang, type_id or "")
-    why = why_tpl.format_map(_Placeholders({"heard": heard, "words": str(turn.words),
+    why = why_tpl.format_map(_Placeholders({"heard": heard, "words": str(moment.words),
                                             "run_words": str(state.run_words), "type": title}))
     if lang == "zh-Hant":
         why = to_traditional(why)

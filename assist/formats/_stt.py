@@ -61,7 +61,7 @@ def millis(value: Any, where: str, field: str) -> int:
     return round(value)
 
 
-def field(obj: Any, name: str, where: str, kind: type | tuple[type, ...], expected: str) -> Any:
+def require(obj: Any, name: str, where: str, kind: type | tuple[type, ...], expected: str) -> Any:
     """obj[name], checked to be of `kind`; FormatError naming the field, what was expected and what came."""
     if not isinstance(obj, dict):
         raise FormatError(f"{where}: expected a JSON object with '{name}', got {describe(obj)}",

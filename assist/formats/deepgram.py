@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+from dataclasses import dataclass, field
 from typing import Any
 
 from assist.errors import FormatError
@@ -29,12 +28,12 @@ from assist.formats._stt import (
     Kind,
     Turn,
     TurnStream,
-    field,
     first_record,
     join,
     label,
     ms,
     read_stream,
+    require,
 )
 
 MESSAGE_TYPES = ("Results", "Metadata", "SpeechStarted", "UtteranceEnd")
@@ -58,7 +57,7 @@ class _Open:
     uid: str
     start_ms: int
     end_ms: int
-    parts: list[str] = dc_field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
 
     def turn(self, final: bool, extra: str = "", where: str | None = None) -> Turn:
         text = join([*self.parts, extra]) if extra else join(self.parts)
@@ -81,13 +80,13 @@ def _channel(msg: dict[str, Any], where: str) -> tuple[int, bool]:
 
 def _runs(msg: dict[str, Any], where: str, channel: int, multichannel: bool) -> list[_Run]:
     """The message's speech as runs of one party: one per channel, or one per diarized speaker."""
-    start = ms(field(msg, "start", where, (int, float), "seconds"), where, "start")
-    end = start + ms(field(msg, "duration", where, (int, float), "seconds"), where, "duration")
-    alts = field(field(msg, "channel", where, dict, "an object with alternatives"), "alternatives",
+    start = ms(require(msg, "start", where, (int, float), "seconds"), where, "start")
+    end = start + ms(require(msg, "duration", where, (int, float), "seconds"), where, "duration")
+    alts = require(require(msg, "channel", where, dict, "an object with alternatives"), "alternatives",
                  f"{where}.channel", list, "a list of alternatives")
     if not alts:
         return []
-    text = field(alts[0], "transcript", f"{where}.channel.alternatives[0]", str, "the transcript text")
+    text = require(alts[0], "transcript", f"{where}.channel.alternatives[0]", str, "the transcript text")
     words = alts[0].get("words") or []
     if multichannel or not any(isinstance(w, dict) and "speaker" in w for w in words):
         return [_Run(label("channel", channel) if multichannel else None, text, start, end)]
@@ -95,8 +94,8 @@ def _runs(msg: dict[str, Any], where: str, channel: int, multichannel: bool) -> 
     parts: list[list[str]] = []
     for j, w in enumerate(words):
         ww = f"{where}.channel.alternatives[0].words[{j}]"
-        spk = label("speaker", field(w, "speaker", ww, int, "the speaker number"))
-        token = w.get("punctuated_word") or field(w, "word", ww, str, "the word")
+        spk = label("speaker", require(w, "speaker", ww, int, "the speaker number"))
+        token = w.get("punctuated_word") or require(w, "word", ww, str, "the word")
         w_start, w_end = ms(w.get("start", 0), ww, "start"), ms(w.get("end", 0), ww, "end")
         if not runs or runs[-1].label != spk:
             runs.append(_Run(spk, "", w_start, w_end))
@@ -122,7 +121,7 @@ class _Assembler:
 
     def results(self, msg: dict[str, Any], where: str) -> None:
         channel, multichannel = _channel(msg, where)
-        is_final = field(msg, "is_final", where, bool, "true or false") if "is_final" in msg else False
+        is_final = require(msg, "is_final", where, bool, "true or false") if "is_final" in msg else False
         for run in _runs(msg, where, channel, multichannel):
             current = self.open.get(channel)
             if current is not None and run.label is not None and current.label not in (None, run.label):

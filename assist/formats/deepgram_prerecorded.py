@@ -20,7 +20,7 @@ from typing import Any
 
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import Kind, Turn, events, field, join, label, load_json, ms, roles
+from assist.formats._stt import Kind, Turn, events, join, label, load_json, ms, require, roles
 
 _REQUEST = re.compile(r'"metadata"\s*:\s*\{[^}]*"request_id"\s*:')
 _RESULTS = re.compile(r'"results"\s*:\s*\{\s*"(?:channels|utterances)"\s*:')
@@ -36,13 +36,13 @@ def _utterance_turns(utterances: list[Any], source: str, multichannel: bool) -> 
     turns: list[Turn] = []
     for i, u in enumerate(utterances):
         where = f"{source}:results.utterances[{i}]"
-        text = field(u, "transcript", where, str, "the utterance text")
-        start = ms(field(u, "start", where, (int, float), "seconds"), where, "start")
-        end = ms(field(u, "end", where, (int, float), "seconds"), where, "end")
+        text = require(u, "transcript", where, str, "the utterance text")
+        start = ms(require(u, "start", where, (int, float), "seconds"), where, "start")
+        end = ms(require(u, "end", where, (int, float), "seconds"), where, "end")
         if multichannel:
-            who = label("channel", field(u, "channel", where, int, "the channel number"))
+            who = label("channel", require(u, "channel", where, int, "the channel number"))
         else:
-            who = label("speaker", field(u, "speaker", where, int, "the speaker number (diarize=true)"))
+            who = label("speaker", require(u, "speaker", where, int, "the speaker number (diarize=true)"))
         conf = u.get("confidence")
         turns.append(Turn(where, who, text, start, end, confidence=conf if isinstance(conf, float) else None))
     return turns
@@ -52,16 +52,16 @@ def _word_turns(channels: list[Any], source: str, multichannel: bool) -> list[Tu
     turns: list[Turn] = []
     for c, ch in enumerate(channels):
         cw = f"{source}:results.channels[{c}]"
-        alts = field(ch, "alternatives", cw, list, "a list of alternatives")
-        words = field(alts[0], "words", f"{cw}.alternatives[0]", list, "a list of words") if alts else []
+        alts = require(ch, "alternatives", cw, list, "a list of alternatives")
+        words = require(alts[0], "words", f"{cw}.alternatives[0]", list, "a list of words") if alts else []
         parts: list[str] = []
         for j, w in enumerate(words):
             ww = f"{cw}.alternatives[0].words[{j}]"
             if multichannel:
                 who = label("channel", c)
             else:
-                who = label("speaker", field(w, "speaker", ww, int, "the speaker number (diarize=true)"))
-            token = w.get("punctuated_word") or field(w, "word", ww, str, "the word")
+                who = label("speaker", require(w, "speaker", ww, int, "the speaker number (diarize=true)"))
+            token = w.get("punctuated_word") or require(w, "word", ww, str, "the word")
             start, end = ms(w.get("start", 0), ww, "start"), ms(w.get("end", 0), ww, "end")
             if not parts or turns[-1].label != who:
                 turns.append(Turn(ww, who, "", start, end))
@@ -75,7 +75,7 @@ def _word_turns(channels: list[Any], source: str, multichannel: bool) -> list[Tu
 
 def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
     doc = load_json(content, source, "a Deepgram response document")
-    results = field(doc, "results", source, dict, "an object with channels or utterances")
+    results = require(doc, "results", source, dict, "an object with channels or utterances")
     channels = results.get("channels")
     multichannel = isinstance(channels, list) and len(channels) > 1
     kind: Kind = "channel" if multichannel else "speaker"

@@ -24,7 +24,7 @@ from typing import Any
 
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import field, first_record, millis, ms, read_stream
+from assist.formats._stt import first_record, millis, ms, read_stream, require
 
 _SHAPE = re.compile(r'^\{.*"EventType"\s*:\s*"[A-Z_]+"')
 _PARTY = {"AGENT": "agent", "CALLER": "customer", "CUSTOMER": "customer"}
@@ -49,38 +49,38 @@ def _sniff(head: str) -> bool:
 
 def _plain(seg: dict[str, Any], where: str) -> _Segment:
     return _Segment(
-        field(seg, "Channel", where, str, "AGENT or CALLER"),
-        str(field(seg, "SegmentId", where, (str, int), "the segment id")),
-        ms(field(seg, "StartTime", where, (int, float, str), "seconds"), where, "StartTime"),
-        ms(field(seg, "EndTime", where, (int, float, str), "seconds"), where, "EndTime"),
-        field(seg, "Transcript", where, str, "the segment text"),
-        field(seg, "IsPartial", where, bool, "true or false"),
+        require(seg, "Channel", where, str, "AGENT or CALLER"),
+        str(require(seg, "SegmentId", where, (str, int), "the segment id")),
+        ms(require(seg, "StartTime", where, (int, float, str), "seconds"), where, "StartTime"),
+        ms(require(seg, "EndTime", where, (int, float, str), "seconds"), where, "EndTime"),
+        require(seg, "Transcript", where, str, "the segment text"),
+        require(seg, "IsPartial", where, bool, "true or false"),
     )
 
 
 def _from_utterance(u: Any, where: str) -> _Segment:
     w = f"{where}.UtteranceEvent"
-    role = field(u, "ParticipantRole", w, str, "AGENT or CUSTOMER")
+    role = require(u, "ParticipantRole", w, str, "AGENT or CUSTOMER")
     return _Segment(
-        role, str(field(u, "UtteranceId", w, str, "the utterance id")),
-        millis(field(u, "BeginOffsetMillis", w, (int, float), "milliseconds"), w, "BeginOffsetMillis"),
-        millis(field(u, "EndOffsetMillis", w, (int, float), "milliseconds"), w, "EndOffsetMillis"),
-        field(u, "Transcript", w, str, "the utterance text"), field(u, "IsPartial", w, bool, "true or false"),
+        role, str(require(u, "UtteranceId", w, str, "the utterance id")),
+        millis(require(u, "BeginOffsetMillis", w, (int, float), "milliseconds"), w, "BeginOffsetMillis"),
+        millis(require(u, "EndOffsetMillis", w, (int, float), "milliseconds"), w, "EndOffsetMillis"),
+        require(u, "Transcript", w, str, "the utterance text"), require(u, "IsPartial", w, bool, "true or false"),
     )
 
 
 def _from_transcript_event(ev: Any, where: str) -> _Segment | None:
     w = f"{where}.TranscriptEvent"
-    results = field(field(ev, "Transcript", w, dict, "an object with Results"), "Results", w, list,
+    results = require(require(ev, "Transcript", w, dict, "an object with Results"), "Results", w, list,
                     "a list of results")
     if not results or not results[0].get("Alternatives"):
         return None
     r = results[0]
     return _Segment(
         "CALLER" if r.get("ChannelId") == "ch_0" else "AGENT",
-        str(field(r, "ResultId", w, str, "the result id")),
-        ms(field(r, "StartTime", w, (int, float), "seconds"), w, "StartTime"),
-        ms(field(r, "EndTime", w, (int, float), "seconds"), w, "EndTime"),
+        str(require(r, "ResultId", w, str, "the result id")),
+        ms(require(r, "StartTime", w, (int, float), "seconds"), w, "StartTime"),
+        ms(require(r, "EndTime", w, (int, float), "seconds"), w, "EndTime"),
         str(r["Alternatives"][0].get("Transcript", "")), bool(r.get("IsPartial", False)),
     )
 
@@ -157,8 +157,8 @@ class Reader:
 
     def push(self, message: Any, where: str) -> list[Item]:
         try:
-            kind = field(message, "EventType", where, str, "START, ADD_TRANSCRIPT_SEGMENT or END")
-            call_id = field(message, "CallId", where, str, "the call id")
+            kind = require(message, "EventType", where, str, "START, ADD_TRANSCRIPT_SEGMENT or END")
+            call_id = require(message, "CallId", where, str, "the call id")
             if kind == "START":
                 return list(self.calls.start(call_id, message, where))
             if kind == "ADD_TRANSCRIPT_SEGMENT":

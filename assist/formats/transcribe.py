@@ -22,7 +22,7 @@ from typing import Any
 from assist.core.events import describe
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import Kind, Turn, events, field, join, label, load_json, ms, roles
+from assist.formats._stt import Kind, Turn, events, join, label, load_json, ms, require, roles
 
 _RESULTS = re.compile(r'"results"\s*:\s*\{')
 _KEYS = re.compile(r'"(?:transcripts|speaker_labels|channel_labels)"\s*:')
@@ -45,11 +45,11 @@ def _sniff(head: str) -> bool:
 
 
 def _word(item: Any, where: str, party: str | None) -> _Word:
-    kind = field(item, "type", where, str, "'pronunciation' or 'punctuation'")
-    alts = field(item, "alternatives", where, list, "a list of alternatives with 'content'")
+    kind = require(item, "type", where, str, "'pronunciation' or 'punctuation'")
+    alts = require(item, "alternatives", where, list, "a list of alternatives with 'content'")
     if not alts:
         raise FormatError(f"{where}: field 'alternatives': expected at least one alternative, got []")
-    content = field(alts[0], "content", f"{where}.alternatives[0]", str, "the word as text")
+    content = require(alts[0], "content", f"{where}.alternatives[0]", str, "the word as text")
     conf = alts[0].get("confidence")
     try:
         confidence = float(conf) if conf is not None else None
@@ -59,8 +59,8 @@ def _word(item: Any, where: str, party: str | None) -> _Word:
         return _Word(where, party, content, None, None, confidence)
     if kind != "pronunciation":
         raise FormatError(f"{where}: field 'type': expected 'pronunciation' or 'punctuation', got {describe(kind)}")
-    start = ms(field(item, "start_time", where, (str, int, float), "seconds"), where, "start_time")
-    end = ms(field(item, "end_time", where, (str, int, float), "seconds"), where, "end_time")
+    start = ms(require(item, "start_time", where, (str, int, float), "seconds"), where, "start_time")
+    end = ms(require(item, "end_time", where, (str, int, float), "seconds"), where, "end_time")
     return _Word(where, party, content, start, end, confidence)
 
 
@@ -87,7 +87,7 @@ def _words(results: dict[str, Any], source: str) -> tuple[Kind | None, list[_Wor
         for it in seg.get("items", []) if isinstance(seg, dict) else []:
             if isinstance(it, dict) and "start_time" in it and "speaker_label" in it:
                 by_start[str(it["start_time"])] = label("speaker", it["speaker_label"])
-    items = field(results, "items", f"{source}:results", list, "a list of items (words and punctuation)")
+    items = require(results, "items", f"{source}:results", list, "a list of items (words and punctuation)")
     kind: Kind | None = None
     words: list[_Word] = []
     for i, item in enumerate(items):
@@ -148,7 +148,7 @@ def _turns(words: list[_Word], source: str) -> list[Turn]:
 
 def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
     doc = load_json(content, source, "an Amazon Transcribe output document")
-    results = field(doc, "results", source, dict, "an object with transcripts and items")
+    results = require(doc, "results", source, dict, "an object with transcripts and items")
     kind, words = _words(results, source)
     turns = _turns(words, source)
     if kind is None:

@@ -18,7 +18,7 @@ from typing import Any
 from assist.core.events import describe
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import Turn, events, field, load_json, millis
+from assist.formats._stt import Turn, events, load_json, millis, require
 
 _TURNS = re.compile(r'"Transcript"\s*:\s*\[\s*(?:\{|\])')
 _MARKS = re.compile(r'"(?:JobStatus|Participants|ConversationCharacteristics|BeginOffsetMillis|'
@@ -50,17 +50,17 @@ def _call_id(doc: dict[str, Any], opts: ReadOptions) -> str:
 
 def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
     doc = load_json(content, source, "an Amazon Transcribe Call Analytics output document")
-    turns_in = field(doc, "Transcript", source, list, "a list of turns with ParticipantRole and Content")
+    turns_in = require(doc, "Transcript", source, list, "a list of turns with ParticipantRole and Content")
     participants = {str(p.get("ParticipantId")): str(p.get("ParticipantRole"))
                     for p in doc.get("Participants", []) if isinstance(p, dict) and "ParticipantId" in p}
     turns: list[Turn] = []
     for i, raw in enumerate(turns_in):
         where = f"{source}:Transcript[{i}]"
         role = _role(raw, where, participants) if isinstance(raw, dict) else None
-        text = field(raw, "Content", where, str, "the words of the turn")
-        begin = millis(field(raw, "BeginOffsetMillis", where, (int, float), "milliseconds"),
+        text = require(raw, "Content", where, str, "the words of the turn")
+        begin = millis(require(raw, "BeginOffsetMillis", where, (int, float), "milliseconds"),
                        where, "BeginOffsetMillis")
-        end = millis(field(raw, "EndOffsetMillis", where, (int, float), "milliseconds"), where, "EndOffsetMillis")
+        end = millis(require(raw, "EndOffsetMillis", where, (int, float), "milliseconds"), where, "EndOffsetMillis")
         if role is not None:
             uid = raw.get("Id")
             turns.append(Turn(where, role, text, begin, end, uid=uid if isinstance(uid, str) else None))

@@ -22,7 +22,7 @@ from typing import Any
 
 from assist.errors import FormatError
 from assist.formats import Format, Item, ReadOptions
-from assist.formats._stt import Kind, Turn, TurnStream, field, first_record, join, label, ms, read_stream
+from assist.formats._stt import Kind, Turn, TurnStream, first_record, join, label, ms, read_stream, require
 
 _SHAPE = re.compile(r'^\{\s*"(?:TranscriptEvent"\s*:\s*\{\s*")?Transcript"\s*:\s*\{\s*"Results"\s*:')
 
@@ -44,7 +44,7 @@ def _speaker_runs(items: list[Any], where: str) -> list[tuple[str | None, list[s
     runs: list[tuple[str | None, list[str], int | None, int | None]] = []
     for j, it in enumerate(items):
         iw = f"{where}.Items[{j}]"
-        content = field(it, "Content", iw, str, "the word as text")
+        content = require(it, "Content", iw, str, "the word as text")
         spk = label("speaker", it["Speaker"]) if it.get("Speaker") is not None else None
         start = ms(it["StartTime"], iw, "StartTime") if "StartTime" in it else None
         end = ms(it["EndTime"], iw, "EndTime") if "EndTime" in it else None
@@ -60,15 +60,15 @@ def _speaker_runs(items: list[Any], where: str) -> list[tuple[str | None, list[s
 
 
 def _result_turns(result: Any, where: str) -> tuple[Kind | None, list[Turn]]:
-    rid = field(result, "ResultId", where, str, "the result's id")
-    start = ms(field(result, "StartTime", where, (int, float), "seconds"), where, "StartTime")
-    end = ms(field(result, "EndTime", where, (int, float), "seconds"), where, "EndTime")
-    final = not field(result, "IsPartial", where, bool, "true or false")
-    alts = field(result, "Alternatives", where, list, "a list of alternatives with Transcript")
+    rid = require(result, "ResultId", where, str, "the result's id")
+    start = ms(require(result, "StartTime", where, (int, float), "seconds"), where, "StartTime")
+    end = ms(require(result, "EndTime", where, (int, float), "seconds"), where, "EndTime")
+    final = not require(result, "IsPartial", where, bool, "true or false")
+    alts = require(result, "Alternatives", where, list, "a list of alternatives with Transcript")
     if not alts:
         return None, []
     alt = alts[0]
-    text = field(alt, "Transcript", f"{where}.Alternatives[0]", str, "the transcript text")
+    text = require(alt, "Transcript", f"{where}.Alternatives[0]", str, "the transcript text")
     if result.get("ChannelId") is not None:
         return "channel", [Turn(where, label("channel", result["ChannelId"]), text, start, end, final, rid)]
     runs = _speaker_runs(alt.get("Items") or [], f"{where}.Alternatives[0]")
@@ -141,8 +141,8 @@ class Reader:
         problems: list[Item] = []
         try:
             ev = _event(message)
-            transcript = field(ev, "Transcript", where, dict, "a Transcript object with Results")
-            results = field(transcript, "Results", where, list, "a list of results")
+            transcript = require(ev, "Transcript", where, dict, "a Transcript object with Results")
+            results = require(transcript, "Results", where, list, "a list of results")
             for k, result in enumerate(results):
                 result_kind, found = _result_turns(result, f"{where}:Results[{k}]")
                 if result_kind is not None:

@@ -11,7 +11,7 @@ from assist.core.engine import Engine
 from assist.core.normalize import estimate_ms
 from assist.core.outputs import Prompt
 from assist.rulepack.load import RulePack
-from assist.rulepack.schema import Case, Turn
+from assist.rulepack.schema import Case, CaseStep
 
 TURN_GAP_MS = 1500
 
@@ -33,7 +33,7 @@ class CaseResult:
         return f"{self.where}: case {self.index + 1} ({self.case.lang}) expected to {want}, {got}: {turns[:160]}"
 
 
-def dialogue_events(call_id: str, lang: str, turns: Sequence[Turn]) -> list[dict[str, object]]:
+def dialogue_events(call_id: str, lang: str, turns: Sequence[CaseStep]) -> list[dict[str, object]]:
     """A case's turns as native events: utterances at a natural speaking rate (or given times), silences
     as ticks."""
     events: list[dict[str, object]] = [{"type": "call.start", "call_id": call_id, "lang": lang, "t_ms": 0}]

@@ -100,7 +100,7 @@ class Condition(_Strict):
     type: str | None = None
 
 
-class Turn(_Strict):
+class CaseStep(_Strict):
     """One step of a case: an utterance (`agent:` or `customer:` text, optionally timed with start_ms and
     end_ms, else placed after the previous one) or a stretch of silence (`silence_ms:`)."""
 
@@ -111,7 +111,7 @@ class Turn(_Strict):
     end_ms: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Turn:
+    def _one_kind(self) -> CaseStep:
         kinds = [k for k in ("agent", "customer", "silence_ms") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(f"expected exactly one of 'agent', 'customer' or 'silence_ms', got {kinds or 'none'}")
@@ -131,7 +131,7 @@ class Turn(_Strict):
 class Case(_Strict):
     lang: str
     expect: Literal["fire", "quiet"]
-    turns: list[Turn] = Field(min_length=1)
+    turns: list[CaseStep] = Field(min_length=1)
     note: str = ""
 
 

@@ -87,7 +87,7 @@ class AssistServer:
         self.calllog = CallLog(config.log.path, sync=config.log.sync) if config.log.path else None
         self.commits = GroupCommit(self.calllog) if self.calllog is not None else None
         self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
-                       metrics=self.metrics, journal=self.calllog)
+                       metrics=self.metrics, calllog=self.calllog)
         self.recovered: dict[str, float] = {"calls": 0, "events": 0, "seconds": 0.0}
         self.gate = Gate(config.tokens, config.allowed_origins)
         self.static_dir = static_dir

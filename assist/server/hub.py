@@ -2,7 +2,7 @@
 routes outputs to the right agent's sidebars and to supervisors.
 
 Everything here runs on the server's event-loop thread (the engine is not thread-safe) and never
-awaits: a slow socket only ever fills its own bounded Outbox. With a call log (`journal`), every
+awaits: a slow socket only ever fills its own bounded Outbox. With a call log (`calllog`), every
 accepted event and every output is buffered into it as it happens; the server commits the buffer
 before it sends the acks.
 """
@@ -24,6 +24,7 @@ from assist.core.events import (
     AnyEvent,
     CallEnd,
     CallStart,
+    Feedback,
     Tick,
     Utterance,
     describe,
@@ -31,7 +32,6 @@ from assist.core.events import (
     parse_event,
     safe_echo,
 )
-from assist.core.events import Feedback as FeedbackEvent
 from assist.core.outputs import Output
 from assist.errors import CapacityError, EventError
 from assist.server.calllog import CallLog, OpenCall
@@ -66,7 +66,7 @@ class LiveCall:
                 "prompts": list(self.prompts.values())}
 
 
-class Feedback(BaseModel):
+class SidebarFeedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["feedback"]
@@ -84,9 +84,9 @@ class Hub:
     """Call registry and router. `clock` is monotonic seconds (injectable for tests)."""
 
     def __init__(self, engine: Engine, *, max_calls: int, queue_size: int, metrics: Metrics,
-                 clock: Callable[[], float] = time.monotonic, journal: CallLog | None = None):
+                 clock: Callable[[], float] = time.monotonic, calllog: CallLog | None = None):
         self.engine = engine
-        self.journal = journal
+        self.calllog = calllog
         self.max_calls = max_calls
         self.queue_size = queue_size
         self.metrics = metrics
@@ -156,11 +156,11 @@ class Hub:
         now = self.clock()
         state = self.engine.call(call_id)
         live = self._apply(live, ev, state is not None, now)
-        if self.journal is not None:
+        if self.calllog is not None:
             if isinstance(ev, CallStart):
-                self.journal.opened(call_id, ev.agent_id)
+                self.calllog.opened(call_id, ev.agent_id)
             final_uid = ev.utterance_id if isinstance(ev, Utterance) and ev.final else None  # partials share it
-            self.journal.inbound(call_id, ev.type, seq, final_uid,
+            self.calllog.inbound(call_id, ev.type, seq, final_uid,
                                  json.dumps(obj, ensure_ascii=False))
         if isinstance(ev, CallStart):
             self._announce(live, "started")
@@ -181,8 +181,8 @@ class Hub:
         if live is not None:
             seqs, uids = live.seqs, live.uids
         else:
-            if ev.call_id not in self.ended and self.journal is not None:
-                found = self.journal.accepted(ev.call_id)
+            if ev.call_id not in self.ended and self.calllog is not None:
+                found = self.calllog.accepted(ev.call_id)
                 if found is not None:
                     self._remember_ended(ev.call_id, *found)
             seqs, uids = self.ended.get(ev.call_id, (set(), set()))
@@ -202,7 +202,7 @@ class Hub:
         if isinstance(ev, Utterance) and ev.final and ev.utterance_id is not None \
                 and len(live.uids) < MAX_SEQS_PER_CALL:  # a partial's id is its final's: only the final counts
             live.uids.add(ev.utterance_id)
-        if not isinstance(ev, (Tick, FeedbackEvent)):  # the live clock runs from the CTI's events only
+        if not isinstance(ev, (Tick, Feedback)):  # the live clock runs from the CTI's events only
             live.last_t_ms = max(live.last_t_ms, event_time(ev))
             live.last_wall = now
         return live
@@ -261,8 +261,8 @@ class Hub:
                 continue
             outputs = self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id, t_ms=t_ms,
                                                             seq=None))
-            if outputs and self.journal is not None:  # it changed the call: recovery must see it too
-                self.journal.inbound(live.call_id, "tick", None, None, json.dumps(
+            if outputs and self.calllog is not None:  # it changed the call: recovery must see it too
+                self.calllog.inbound(live.call_id, "tick", None, None, json.dumps(
                     {"type": "tick", "call_id": live.call_id, "t_ms": t_ms}, ensure_ascii=False))
             self._route(live, outputs, None)
 
@@ -272,8 +272,8 @@ class Hub:
 
     def _end_without_event(self, live: LiveCall, t_ms: int, reason: str) -> None:
         """Close a call the CTI never ended; the log gets the call.end it would have sent."""
-        if self.journal is not None:
-            self.journal.inbound(live.call_id, "call.end", None, None, json.dumps(
+        if self.calllog is not None:
+            self.calllog.inbound(live.call_id, "call.end", None, None, json.dumps(
                 CallEnd(type="call.end", call_id=live.call_id, t_ms=t_ms).model_dump(exclude_none=True)
                 | {"reason": reason}, ensure_ascii=False))
         self._route(live, self.engine.end_call(live.call_id, t_ms), None)
@@ -283,8 +283,8 @@ class Hub:
     def _close(self, live: LiveCall, reason: str) -> None:
         self.calls.pop(live.call_id, None)
         self._remember_ended(live.call_id, live.seqs, live.uids)
-        if self.journal is not None:
-            self.journal.closed(live.call_id, reason)
+        if self.calllog is not None:
+            self.calllog.closed(live.call_id, reason)
         self._announce(live, "ended", reason)
         self.metrics.open_calls.set(len(self.calls))
 
@@ -303,8 +303,8 @@ class Hub:
             if kind == "prompt":
                 self.metrics.prompts_out.inc()
             text = json.dumps(msg, ensure_ascii=False)
-            if self.journal is not None:
-                self.journal.outbound(live.call_id, kind, text)
+            if self.calllog is not None:
+                self.calllog.outbound(live.call_id, kind, text)
             self._deliver(live.agent_id, text, rank_of(msg), stamp if kind == "prompt" else None)
 
     def _note(self, live: LiveCall, msg: dict[str, Any]) -> None:
@@ -343,7 +343,7 @@ class Hub:
         event (so the call's state and summary include it) and log it. Returns the answer (or an
         error) and whether it goes to every sidebar of the agent (ack/dismiss) instead of the sender."""
         try:
-            fb = Feedback.model_validate(obj)
+            fb = SidebarFeedback.model_validate(obj)
         except ValidationError as exc:
             first = exc.errors()[0]
             field_ = ".".join(str(p) for p in first["loc"])
@@ -362,8 +362,8 @@ class Hub:
                   "ok": True}
         if live is not None:
             self._feed_feedback(live, fb)
-        if self.journal is not None:
-            self.journal.outbound(call_id, "feedback", json.dumps(answer, ensure_ascii=False))
+        if self.calllog is not None:
+            self.calllog.outbound(call_id, "feedback", json.dumps(answer, ensure_ascii=False))
         if fb.action in ("ack", "dismiss") and live is not None:
             live.prompts.pop(fb.id, None)
             return answer, True
@@ -372,17 +372,17 @@ class Hub:
     def deliver_feedback(self, agent_id: str, answer: Reply) -> None:
         self._deliver(agent_id, json.dumps(answer, ensure_ascii=False), NORMAL, None)
 
-    def _feed_feedback(self, live: LiveCall, fb: Feedback) -> None:
+    def _feed_feedback(self, live: LiveCall, fb: SidebarFeedback) -> None:
         """The engine hears the feedback at the call's live time (its last event time plus the wall
         time since), like a tick; the event is logged so recovery and export replay it."""
         t_ms = live.last_t_ms + int((self.clock() - live.last_wall) * 1000)
         event = {"type": "feedback", "call_id": live.call_id, "prompt_id": fb.id, "action": fb.action,
                  "t_ms": t_ms}
         try:
-            outputs = self.engine.feed(FeedbackEvent.model_validate(event))
+            outputs = self.engine.feed(Feedback.model_validate(event))
         except EventError:  # the engine no longer knows the prompt: counted above, nothing to change
             log.warning("feedback_not_applied", extra={"call_id": live.call_id, "id": fb.id})
             return
-        if self.journal is not None:
-            self.journal.inbound(live.call_id, "feedback", None, None, json.dumps(event, ensure_ascii=False))
+        if self.calllog is not None:
+            self.calllog.inbound(live.call_id, "feedback", None, None, json.dumps(event, ensure_ascii=False))
         self._route(live, outputs, None)

@@ -28,7 +28,7 @@ def rank_of(message: dict[str, Any]) -> int:
 
 
 @dataclass(slots=True)
-class Item:
+class Queued:
     rank: int
     text: str
     stamp: float | None  # perf_counter() when the event that caused it arrived; None for ticks etc.
@@ -43,7 +43,7 @@ class Outbox:
     def __init__(self, size: int, on_drop: Callable[[int], None] | None = None,
                  on_sent: Callable[[float], None] | None = None):
         self.size = size
-        self._items: deque[Item] = deque()
+        self._items: deque[Queued] = deque()
         self._dropped = 0
         self._ready = asyncio.Event()
         self._on_drop = on_drop
@@ -54,7 +54,7 @@ class Outbox:
 
     def put(self, text: str, rank: int = NORMAL, stamp: float | None = None) -> None:
         """Queue a serialized message; never blocks. Drops the oldest lowest-rank item when full."""
-        item = Item(rank, text, stamp)
+        item = Queued(rank, text, stamp)
         if len(self._items) >= self.size:
             lowest = min(i.rank for i in self._items)
             if rank < lowest:
