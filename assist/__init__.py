@@ -14,11 +14,13 @@ from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
 from assist.core.outputs import (
+    CallView,
     CallWarning,
     Classification,
     EngineFault,
     Evidence,
     Expired,
+    Fed,
     Output,
     Prompt,
     Resolved,
@@ -32,6 +34,7 @@ __all__ = [
     "AssistError",
     "CallEnd",
     "CallStart",
+    "CallView",
     "CallWarning",
     "CapacityError",
     "Classification",
@@ -41,6 +44,7 @@ __all__ = [
     "EventError",
     "Evidence",
     "Expired",
+    "Fed",
     "FormatError",
     "Output",
     "Prompt",

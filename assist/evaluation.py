@@ -99,9 +99,9 @@ def outcomes(steps: Iterable[Step | Problem], engine: Engine) -> Iterator[CallOu
         oc = open_calls.get(cid)
         if oc is None:
             oc = open_calls[cid] = CallOutcome(cid)
-        state = engine.call(cid)
-        if state is not None and state.lang is not None:
-            oc.lang = base_lang(state.lang) or UNKNOWN_LANG
+        view = engine.view(cid)
+        if view is not None and view.lang is not None:
+            oc.lang = base_lang(view.lang) or UNKNOWN_LANG
         for out in step.outputs:
             if isinstance(out, Prompt):
                 oc.rules.add(out.rule)

@@ -1,4 +1,8 @@
-"""Per-call state the engine keeps in Python (kept small: bounded evidence, no transcript)."""
+"""Per-call state the engine keeps in Python (kept small: bounded evidence, no transcript).
+
+`CallState` is the engine's own and never leaves it; callers see a call through
+:class:`assist.core.outputs.CallView`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from assist.core.cues import CueHit
-from assist.core.outputs import Evidence
+from assist.core.outputs import Classification, Evidence, Prompt
 
 EVIDENCE_PER_TYPE = 3
 
@@ -23,14 +27,6 @@ class Moment:
 
 
 @dataclass(slots=True)
-class OpenPrompt:
-    id: str
-    rule: str
-    opened_ms: int
-    severity: str
-
-
-@dataclass(slots=True)
 class CallState:
     call_id: str
     agent_id: str | None
@@ -43,8 +39,10 @@ class CallState:
     scores: dict[str, float] = field(default_factory=dict)
     type_evidence: dict[str, deque[Evidence]] = field(default_factory=dict)
     tipped: set[str] = field(default_factory=set)
+    types: dict[str, float] = field(default_factory=dict)  # scores rounded, best first (what outputs show)
     top: str | None = None
-    open: dict[str, OpenPrompt] = field(default_factory=dict)  # rule id → its open prompt
+    classification: Classification | None = None  # the latest raised
+    open: dict[str, Prompt] = field(default_factory=dict)  # rule id → its prompt on screen (the one home)
     last_fired: dict[str, int] = field(default_factory=dict)
     prompts: Counter[str] = field(default_factory=Counter)
     resolved: Counter[str] = field(default_factory=Counter)

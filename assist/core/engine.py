@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from assist.core.call import CallState, Moment, OpenPrompt
+from assist.core.call import CallState, Moment
 from assist.core.compiled import CompiledRule, CompiledRules, done_flag, type_flag
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules
@@ -17,11 +17,13 @@ from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utt
 from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, word_count
 from assist.core.outputs import (
     SEVERITY_RANK,
+    CallView,
     CallWarning,
     Classification,
     EngineFault,
     Evidence,
     Expired,
+    Fed,
     Output,
     Prompt,
     Resolved,
@@ -89,11 +91,14 @@ class Engine:
     def open_calls(self) -> list[str]:
         return list(self._calls)
 
-    def call(self, call_id: str) -> CallState | None:
-        return self._calls.get(call_id)
+    def view(self, call_id: str) -> CallView | None:
+        """The call as a sidebar draws it now, or None if it is not open."""
+        state = self._calls.get(call_id)
+        return None if state is None else self._view(state)
 
-    def feed(self, event: AnyEvent | dict[str, Any]) -> list[Output]:
-        """Apply one event; return what it caused. Raises EventError for events that do not fit."""
+    def feed(self, event: AnyEvent | dict[str, Any]) -> Fed:
+        """Apply one event; return what it caused (a list of outputs) with the call's view after it
+        (`.call`). Raises EventError for events that do not fit, CapacityError when no call fits."""
         ev = parse_event(event) if isinstance(event, dict) else event
         if isinstance(ev, CallStart):
             return self._start(ev)
@@ -103,12 +108,14 @@ class Engine:
                              "call already ended)", field="call_id", expected="an open call",
                              got=ev.call_id)
         if isinstance(ev, CallEnd):
-            return self._end(state, ev.t_ms)
-        if isinstance(ev, Tick):
-            return self._tick(state, ev.t_ms)
-        if isinstance(ev, Feedback):
-            return self._feedback(state, ev)
-        return self._utterance(state, ev)
+            outputs = self._end(state, ev.t_ms)
+        elif isinstance(ev, Tick):
+            outputs = self._tick(state, ev.t_ms)
+        elif isinstance(ev, Feedback):
+            outputs = self._feedback(state, ev)
+        else:
+            outputs = self._utterance(state, ev)
+        return Fed(outputs, self._view(state))
 
     def end_call(self, call_id: str, t_ms: int) -> list[Output]:
         """Close a call without a call.end event (abandoned stream); returns its summary."""
@@ -120,8 +127,15 @@ class Engine:
         self._runner.close_all()
         self._calls.clear()
 
+    def _view(self, state: CallState) -> CallView:
+        return CallView(
+            call_id=state.call_id, agent_id=state.agent_id, lang=state.lang,
+            open=self._calls.get(state.call_id) is state, t_ms=state.last_ms, top=state.top, types=state.types,
+            classification=state.classification, prompts=tuple(state.open.values()),
+        )
+
     # -- call lifecycle ---------------------------------------------------------------------------
-    def _start(self, ev: CallStart) -> list[Output]:
+    def _start(self, ev: CallStart) -> Fed:
         if ev.call_id in self._calls:
             raise EventError(f"call '{ev.call_id}' is already open: expected one call.start per call",
                              field="call_id", expected="a new call id", got=ev.call_id)
@@ -131,7 +145,7 @@ class Engine:
             call_id=ev.call_id, agent_id=ev.agent_id, lang=_prompt_lang(lang), lang_fixed=lang is not None,
             started_ms=ev.t_ms, last_ms=ev.t_ms,
         )
-        return self._check_lang(state, lang, ev.t_ms)
+        return Fed(self._check_lang(state, lang, ev.t_ms), self._view(state))
 
     def _check_lang(self, state: CallState, lang: str | None, t_ms: int) -> list[Output]:
         """A warning, once per call, when the call's language is one no pack has a lexicon for."""
@@ -157,7 +171,7 @@ class Engine:
             applies = applies_if is None or applies_if in state.seen
             checklist[item] = (done in state.seen) if applies else None
         return [Summary(
-            call_id=state.call_id, t_ms=max(t_ms, state.last_ms), types=self._rounded(state),
+            call_id=state.call_id, t_ms=max(t_ms, state.last_ms), types=state.types,
             top=state.top, prompts=dict(sorted(state.prompts.items())),
             resolved=dict(sorted(state.resolved.items())), checklist=checklist, utterances=state.utterances,
             feedback=feedback,
@@ -305,13 +319,15 @@ class Engine:
                 state.flags[type_flag(type_id)] = ev
                 state.seen.add(type_flag(type_id))
                 crossed.append(type_id)
+        state.types = self._rounded(state)
         top = self._top(state)
         if top != state.top:
             state.top = top
-            out.append(Classification(
-                call_id=state.call_id, t_ms=ev.t_ms, types=self._rounded(state), top=top,
+            state.classification = Classification(
+                call_id=state.call_id, t_ms=ev.t_ms, types=state.types, top=top,
                 evidence=tuple(state.type_evidence.get(top, ())) if top else (),
-            ))
+            )
+            out.append(state.classification)
         return crossed
 
     def _top(self, state: CallState) -> str | None:
@@ -355,7 +371,7 @@ class Engine:
         and only if it is more severe; otherwise it is not raised at all (never shown and withdrawn)."""
         if len(state.open) < self.rules.settings.max_open_prompts:
             return True
-        weakest = min(state.open.values(), key=lambda p: (SEVERITY_RANK[p.severity], p.opened_ms))
+        weakest = min(state.open.values(), key=lambda p: (SEVERITY_RANK[p.severity], p.t_ms))
         if SEVERITY_RANK[weakest.severity] >= SEVERITY_RANK[rule.severity]:
             return False
         del state.open[weakest.rule]
@@ -366,15 +382,15 @@ class Engine:
         t = moment.t_ms
         state.next_prompt += 1
         pid = f"{state.call_id}:{state.next_prompt}"
-        state.open[rule.id] = OpenPrompt(pid, rule.id, t, rule.severity)
         state.last_fired[rule.id] = t
         state.prompts[rule.id] += 1
         state.prompt_rules[pid] = rule.id
         say, why, evidence = compose(self.rules, state, rule, moment, type_id)
-        return Prompt(
+        prompt = state.open[rule.id] = Prompt(
             call_id=state.call_id, t_ms=t, id=pid, rule=rule.id, severity=rule.severity,  # type: ignore[arg-type]
             say=say, why=why, evidence=evidence, supervisor=rule.supervisor,
         )
+        return prompt
 
     def _resolve(self, state: CallState, moment: Moment) -> list[Output]:
         out: list[Output] = []
@@ -393,7 +409,7 @@ class Engine:
         out: list[Output] = []
         for rule_id, prompt in list(state.open.items()):
             expire = self.rules.rules[rule_id].expire_ms
-            if expire is not None and t - prompt.opened_ms >= expire:
+            if expire is not None and t - prompt.t_ms >= expire:
                 del state.open[rule_id]
                 out.append(Expired(state.call_id, t, prompt.id, rule_id, "timeout"))
         return out

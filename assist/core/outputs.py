@@ -142,3 +142,34 @@ class CallWarning:
 
 Output = Prompt | Resolved | Expired | Classification | Summary | EngineFault | CallWarning
 
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A call as a sidebar draws it, after an event: read-only, built by the engine, never edited.
+
+    `open` is False once the call has ended (the view then is its last). `t_ms` is the event time the
+    call has reached (ticks included); `types` are the rounded customer-type scores, best first;
+    `prompts` are the prompts on screen now, oldest first; `classification` is the latest one raised.
+    """
+
+    call_id: str
+    agent_id: str | None
+    lang: str | None
+    open: bool
+    t_ms: int
+    top: str | None
+    types: dict[str, float]
+    classification: Classification | None
+    prompts: tuple[Prompt, ...]
+
+
+class Fed(list[Output]):
+    """What one event caused, in order (a list of outputs, as ``Engine.feed`` has always returned),
+    and `call`: the view of that call after the event, so a caller never asks the engine again."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, outputs: list[Output], call: CallView):
+        super().__init__(outputs)
+        self.call = call
+

@@ -1,6 +1,10 @@
 """The live call registry between /ingest and the sockets: feeds the engine, keeps per-call views,
 routes outputs to the right agent's sidebars and to supervisors.
 
+The hub never reaches into the engine: each ``engine.feed(event)`` returns the outputs and the call's
+view after the event (``Fed.call``, a read-only :class:`CallView`), and the hub keeps that view as the
+call's record (open prompts, classification, language) for sidebars that join mid-way.
+
 Everything here runs on the server's event-loop thread (the engine is not thread-safe) and never
 awaits: a slow socket only ever fills its own bounded Outbox. With a call log (`calllog`), every
 accepted event and every output is buffered into it as it happens; the server commits the buffer
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,7 +36,7 @@ from assist.core.events import (
     parse_event,
     safe_echo,
 )
-from assist.core.outputs import Output
+from assist.core.outputs import CallView, Output, Prompt
 from assist.errors import CapacityError, EventError
 from assist.server.calllog import CallLog, OpenCall
 from assist.server.metrics import Metrics
@@ -47,23 +51,31 @@ MAX_SEQS_PER_CALL = 100_000
 
 @dataclass(slots=True)
 class LiveCall:
-    """What a sidebar needs to draw a call it joins mid-way; updated from the engine's outputs."""
+    """The hub's record of an open call: the engine's latest view of it (`call`, replaced after every
+    event, never edited here) and what only the hub knows: the live clock and what was accepted."""
 
-    call_id: str
-    agent_id: str | None
-    last_t_ms: int      # event time of the last event
+    call: CallView
+    last_t_ms: int      # event time of the last CTI event (ticks and feedback do not move it)
     last_wall: float    # monotonic time that event arrived
-    lang: str | None = None
     seqs: set[int] = field(default_factory=set)
     uids: set[str] = field(default_factory=set)  # utterance ids accepted
-    prompts: dict[str, dict[str, Any]] = field(default_factory=dict)  # open prompts by id
-    classification: dict[str, Any] | None = None
 
-    def view(self) -> dict[str, Any]:
-        c = self.classification
-        return {"call_id": self.call_id, "agent_id": self.agent_id, "lang": self.lang, "t_ms": self.last_t_ms,
-                "top": c["top"] if c else None, "types": c["types"] if c else {}, "classification": c,
-                "prompts": list(self.prompts.values())}
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.call.agent_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """The call as a sidebar joining mid-way draws it (one entry of a `state` message)."""
+        c = self.call
+        return {"call_id": c.call_id, "agent_id": c.agent_id, "lang": c.lang, "t_ms": self.last_t_ms,
+                "top": c.top,
+                "types": c.classification.types if c.classification else {},
+                "classification": c.classification.to_dict() if c.classification else None,
+                "prompts": [p.to_dict() for p in c.prompts]}
 
 
 class SidebarFeedback(BaseModel):
@@ -97,7 +109,6 @@ class Hub:
         self.prompt_calls: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
         self.agents: dict[str, set[Outbox]] = {}
         self.supervisors: set[Outbox] = set()
-        self.feedback_counts: Counter[tuple[str, str]] = Counter()  # (rule, action) → n
 
     # -- sockets ------------------------------------------------------------------------------------
     def new_outbox(self) -> Outbox:
@@ -105,12 +116,12 @@ class Hub:
 
     def join_agent(self, agent_id: str, box: Outbox) -> None:
         """Register a sidebar; its first message is the current state of the agent's calls."""
-        calls = [c.view() for c in self.calls.values() if c.agent_id == agent_id]
+        calls = [c.to_dict() for c in self.calls.values() if c.agent_id == agent_id]
         box.put(json.dumps({"kind": "state", "agent_id": agent_id, "calls": calls}, ensure_ascii=False), HIGH)
         self.agents.setdefault(agent_id, set()).add(box)
 
     def join_supervisor(self, box: Outbox) -> None:
-        calls = [c.view() for c in self.calls.values()]
+        calls = [c.to_dict() for c in self.calls.values()]
         box.put(json.dumps({"kind": "state", "calls": calls}, ensure_ascii=False), HIGH)
         self.supervisors.add(box)
 
@@ -142,7 +153,7 @@ class Hub:
         if isinstance(ev, CallStart) and live is None and len(self.calls) >= self.max_calls:
             return self._refused(self._capacity_error(seq, call_id))
         try:
-            outputs = self.engine.feed(ev)
+            fed = self.engine.feed(ev)
         except CapacityError:
             return self._refused(self._capacity_error(seq, call_id))
         except EventError as exc:
@@ -153,9 +164,7 @@ class Hub:
             fault = EventError(f"the engine failed on this event ({type(exc).__name__}); the call goes on",
                                field="", expected="an event the engine can apply", got=type(exc).__name__)
             return self._refused(event_error(fault, seq, call_id, "internal"))
-        now = self.clock()
-        state = self.engine.call(call_id)
-        live = self._apply(live, ev, state is not None, now)
+        live = self._apply(live, ev, fed.call, self.clock())
         if self.calllog is not None:
             if isinstance(ev, CallStart):
                 self.calllog.opened(call_id, ev.agent_id)
@@ -165,8 +174,8 @@ class Hub:
         if isinstance(ev, CallStart):
             self._announce(live, "started")
             self.metrics.open_calls.set(len(self.calls))
-        self._route(live, outputs, stamp)
-        if state is None:  # call.end
+        self._route(live, fed, stamp)
+        if not fed.call.open:  # call.end
             self._close(live, "ended")
         self.metrics.events_in.labels("accepted").inc()
         return {"type": "ack", "seq": seq, "call_id": call_id}
@@ -188,15 +197,13 @@ class Hub:
             seqs, uids = self.ended.get(ev.call_id, (set(), set()))
         return (ev.seq is not None and ev.seq in seqs) or (uid is not None and uid in uids)
 
-    def _apply(self, live: LiveCall | None, ev: AnyEvent, still_open: bool, now: float) -> LiveCall:
-        """Update the hub's view of a call after the engine accepted `ev` (live or in recovery)."""
+    def _apply(self, live: LiveCall | None, ev: AnyEvent, view: CallView, now: float) -> LiveCall:
+        """Update the hub's record of a call after the engine accepted `ev` (live or in recovery)."""
         if isinstance(ev, CallStart):
             self.ended.pop(ev.call_id, None)
-            live = self.calls[ev.call_id] = LiveCall(ev.call_id, ev.agent_id, ev.t_ms, now)
+            live = self.calls[ev.call_id] = LiveCall(view, ev.t_ms, now)
         assert live is not None
-        state = self.engine.call(ev.call_id) if still_open else None
-        if state is not None:
-            live.lang = state.lang
+        live.call = view
         if ev.seq is not None and len(live.seqs) < MAX_SEQS_PER_CALL:
             live.seqs.add(ev.seq)
         if isinstance(ev, Utterance) and ev.final and ev.utterance_id is not None \
@@ -216,18 +223,15 @@ class Hub:
         for obj in call.events:
             ev = parse_event(obj)
             try:
-                outputs = self.engine.feed(ev)
+                fed = self.engine.feed(ev)
             except Exception:  # refused then as now: it was logged only if accepted, so this is a bug
                 log.exception("restore_failed", extra={"call_id": call.call_id, "seq": ev.seq})
                 continue
-            still_open = self.engine.call(call.call_id) is not None
-            live = self._apply(live, ev, still_open, self.clock())
-            for out in outputs:
-                self._note(live, out.to_dict())
-            if ev.type == "feedback" and obj.get("action") in ("ack", "dismiss"):
-                live.prompts.pop(str(obj.get("prompt_id")), None)
+            live = self._apply(live, ev, fed.call, self.clock())
+            for out in fed:
+                self._note(live, out)
             applied += 1
-            if not still_open:
+            if not fed.call.open:
                 self.calls.pop(call.call_id, None)
                 self._remember_ended(call.call_id, live.seqs, live.uids)
         self.metrics.open_calls.set(len(self.calls))
@@ -259,16 +263,12 @@ class Hub:
             if idle > idle_timeout_s:
                 self._end_without_event(live, t_ms, "idle")
                 continue
-            outputs = self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id, t_ms=t_ms,
-                                                            seq=None))
-            if outputs and self.calllog is not None:  # it changed the call: recovery must see it too
+            fed = self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id, t_ms=t_ms, seq=None))
+            live.call = fed.call
+            if fed and self.calllog is not None:  # it changed the call: recovery must see it too
                 self.calllog.inbound(live.call_id, "tick", None, None, json.dumps(
                     {"type": "tick", "call_id": live.call_id, "t_ms": t_ms}, ensure_ascii=False))
-            self._route(live, outputs, None)
-
-    def close_all(self, reason: str = "shutdown") -> None:
-        for live in list(self.calls.values()):
-            self._end_without_event(live, live.last_t_ms, reason)
+            self._route(live, fed, None)
 
     def _end_without_event(self, live: LiveCall, t_ms: int, reason: str) -> None:
         """Close a call the CTI never ended; the log gets the call.end it would have sent."""
@@ -290,16 +290,16 @@ class Hub:
 
     def _announce(self, live: LiveCall, status: str, reason: str | None = None) -> None:
         msg: dict[str, Any] = {"kind": "call", "call_id": live.call_id, "agent_id": live.agent_id,
-                               "lang": live.lang, "t_ms": live.last_t_ms, "status": status}
+                               "lang": live.call.lang, "t_ms": live.last_t_ms, "status": status}
         if reason is not None:
             msg["reason"] = reason
         self._deliver(live.agent_id, json.dumps(msg, ensure_ascii=False), NORMAL, None)
 
     def _route(self, live: LiveCall, outputs: list[Output], stamp: float | None) -> None:
         for out in outputs:
+            self._note(live, out)
             msg = out.to_dict()
             kind = msg["kind"]
-            self._note(live, msg)
             if kind == "prompt":
                 self.metrics.prompts_out.inc()
             text = json.dumps(msg, ensure_ascii=False)
@@ -307,18 +307,12 @@ class Hub:
                 self.calllog.outbound(live.call_id, kind, text)
             self._deliver(live.agent_id, text, rank_of(msg), stamp if kind == "prompt" else None)
 
-    def _note(self, live: LiveCall, msg: dict[str, Any]) -> None:
-        """Keep the call's view (open prompts, classification) in step with an output."""
-        kind = msg["kind"]
-        if kind == "prompt":
-            live.prompts[msg["id"]] = msg
-            self.prompt_calls[msg["id"]] = (live.call_id, msg["rule"], live.agent_id)
+    def _note(self, live: LiveCall, out: Output) -> None:
+        """Remember which call and agent a prompt belongs to, for the feedback on it."""
+        if isinstance(out, Prompt):
+            self.prompt_calls[out.id] = (live.call_id, out.rule, live.agent_id)
             if len(self.prompt_calls) > REMEMBER_PROMPTS:
                 self.prompt_calls.popitem(last=False)
-        elif kind in ("resolved", "expired"):
-            live.prompts.pop(msg["id"], None)
-        elif kind == "classification":
-            live.classification = msg
 
     def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
         boxes = self.agents.get(agent_id, ()) if agent_id is not None else ()
@@ -329,15 +323,6 @@ class Hub:
         self.metrics.messages_out.inc(len(boxes) + len(self.supervisors))
 
     # -- feedback -----------------------------------------------------------------------------------
-    def feedback(self, agent_id: str, obj: Any) -> Reply | None:
-        """Apply a sidebar's feedback. Returns an error for the sender, or None when the answer
-        was delivered (to every sidebar of the agent for ack/dismiss, else to the sender's box)."""
-        reply, broadcast = self.take_feedback(agent_id, obj)
-        if broadcast:
-            self.deliver_feedback(agent_id, reply)
-            return None
-        return reply
-
     def take_feedback(self, agent_id: str, obj: Any) -> tuple[Reply, bool]:
         """Validate and apply a sidebar's feedback: count it, feed it to the engine as a `feedback`
         event (so the call's state and summary include it) and log it. Returns the answer (or an
@@ -356,7 +341,6 @@ class Hub:
                     "message": f"no prompt {describe(fb.id)} on a call of agent '{agent_id}'"}, False
         call_id, rule, _ = owner
         live = self.calls.get(call_id)
-        self.feedback_counts[(rule, fb.action)] += 1
         self.metrics.feedback.labels(rule, fb.action).inc()
         answer = {"kind": "feedback", "call_id": call_id, "id": fb.id, "rule": rule, "action": fb.action,
                   "ok": True}
@@ -364,10 +348,7 @@ class Hub:
             self._feed_feedback(live, fb)
         if self.calllog is not None:
             self.calllog.outbound(call_id, "feedback", json.dumps(answer, ensure_ascii=False))
-        if fb.action in ("ack", "dismiss") and live is not None:
-            live.prompts.pop(fb.id, None)
-            return answer, True
-        return answer, False
+        return answer, fb.action in ("ack", "dismiss") and live is not None
 
     def deliver_feedback(self, agent_id: str, answer: Reply) -> None:
         self._deliver(agent_id, json.dumps(answer, ensure_ascii=False), NORMAL, None)
@@ -379,10 +360,11 @@ class Hub:
         event = {"type": "feedback", "call_id": live.call_id, "prompt_id": fb.id, "action": fb.action,
                  "t_ms": t_ms}
         try:
-            outputs = self.engine.feed(Feedback.model_validate(event))
+            fed = self.engine.feed(Feedback.model_validate(event))
         except EventError:  # the engine no longer knows the prompt: counted above, nothing to change
             log.warning("feedback_not_applied", extra={"call_id": live.call_id, "id": fb.id})
             return
+        live.call = fed.call  # an ack or dismiss took the prompt off the sidebar
         if self.calllog is not None:
             self.calllog.inbound(live.call_id, "feedback", None, None, json.dumps(event, ensure_ascii=False))
-        self._route(live, outputs, None)
+        self._route(live, fed, None)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from assist import CompiledRules, Engine, Output, Summary, load_rules
+from assist import CompiledRules, Engine, Fed, Summary, load_rules
 
 
 @pytest.fixture(scope="session")
@@ -34,19 +34,19 @@ class Call:
             start["lang"] = lang
         self.started = engine.feed(start)
 
-    def say(self, speaker: str, text: str, *, final: bool = True, at: int | None = None) -> list[Output]:
+    def say(self, speaker: str, text: str, *, final: bool = True, at: int | None = None) -> Fed:
         end = self.t + 2000 if at is None else at
         self.t = end
         return self.engine.feed({"type": "utterance", "call_id": self.id, "speaker": speaker, "text": text,
                                  "start_ms": max(0, end - 1500), "end_ms": end, "final": final})
 
-    def customer(self, text: str, **kw: Any) -> list[Output]:
+    def customer(self, text: str, **kw: Any) -> Fed:
         return self.say("customer", text, **kw)
 
-    def agent(self, text: str, **kw: Any) -> list[Output]:
+    def agent(self, text: str, **kw: Any) -> Fed:
         return self.say("agent", text, **kw)
 
-    def tick(self, t_ms: int) -> list[Output]:
+    def tick(self, t_ms: int) -> Fed:
         self.t = max(self.t, t_ms)
         return self.engine.feed({"type": "tick", "call_id": self.id, "t_ms": t_ms})
 

@@ -189,7 +189,7 @@ def test_when_prompts_are_full_a_less_severe_one_is_not_raised(call, rules):
     assert rules.settings.max_open_prompts == 3
     _three_warnings(call)
     assert call.agent("We can't change that.") == []  # offer-alternative (info) would be a fourth
-    assert len(call.engine.call("c1").open) == 3
+    assert len(call.engine.view("c1").prompts) == 3
 
 
 def test_when_prompts_are_full_a_more_severe_one_supersedes_the_weakest_oldest(call):
@@ -199,7 +199,7 @@ def test_when_prompts_are_full_a_more_severe_one_supersedes_the_weakest_oldest(c
     expired = outputs[0]
     assert isinstance(expired, Expired)
     assert (expired.id, expired.reason) == (policy.id, "superseded")
-    assert sorted(call.engine.call("c1").open) == ["avoid-powerless", "dont-preempt", "no-blame"]
+    assert sorted(p.rule for p in outputs.call.prompts) == ["avoid-powerless", "dont-preempt", "no-blame"]
 
 
 def test_a_prompt_expires_on_a_tick_once_its_time_is_up(call, rules):
@@ -216,7 +216,7 @@ def test_a_prompt_expires_on_a_tick_once_its_time_is_up(call, rules):
 def test_partial_utterances_raise_nothing_and_are_not_counted(call):
     assert call.customer(ANGRY, final=False) == []
     assert call.agent("I'm sorry about that.", final=False) == []
-    assert call.engine.call("c1").scores == {}
+    assert call.engine.view("c1").types == {}
     assert call.end().utterances == 0
 
 

@@ -86,13 +86,13 @@ def test_a_restarted_server_rebuilds_open_calls_and_sidebars_get_the_same_state(
             prompt, _ = await recv_until(a7, lambda m: m["kind"] == "prompt")
             await feedback(a7, prompt["id"], "dismiss")
             await recv_until(a7, lambda m: m["kind"] == "feedback")
-            before = first.hub.calls["c1"].view()
+            before = first.hub.calls["c1"].to_dict()
             await cti.close()
             await a7.close()
         # stop() leaves c1 open in the log, as a crash would
         async with logged_server(db) as second:
             assert second.recovered["calls"] == 1
-            after = second.hub.calls["c1"].view()
+            after = second.hub.calls["c1"].to_dict()
             assert after == before and prompt["id"] not in {p["id"] for p in after["prompts"]}
             a7 = await agent(second, "a7")
             cti = await ingest(second)

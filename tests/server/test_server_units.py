@@ -29,11 +29,12 @@ def test_ticks_carry_event_time_forward_by_wall_time_since_the_last_event() -> N
     assert hub.ingest(say("c1", "customer", "hello", 4000))["type"] == "ack"
     clock.now += 2.5
     hub.tick(idle_timeout_s=60)
-    state = engine.call("c1")
-    assert state is not None and state.last_ms == 4000 + 2500
+    view = engine.view("c1")
+    assert view is not None and view.t_ms == 4000 + 2500
+    assert hub.calls["c1"].call == view  # the hub keeps the view the tick returned
     clock.now += 61
     hub.tick(idle_timeout_s=60)
-    assert engine.call("c1") is None and "c1" in hub.ended
+    assert engine.view("c1") is None and "c1" in hub.ended
     engine.close()
 
 
