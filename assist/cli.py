@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assist.bundle import DEFAULT_RULES
 from assist.errors import AssistError, RulePackError
+from assist.formats import NAMES as FORMAT_NAMES
 
 
 def _rules_lint(args: argparse.Namespace) -> int:
@@ -111,7 +112,7 @@ def _report(args: argparse.Namespace) -> int:
     from assist import load_rules
     from assist.core.outputs import Output
     from assist.replay import Problem, replay
-    from assist.report import aggregate, table
+    from assist.report import aggregate, csv_text, table
 
     problems: list[Problem] = []
 
@@ -125,7 +126,10 @@ def _report(args: argparse.Namespace) -> int:
                 yield from item.outputs
 
     report = aggregate(outputs())
-    print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else table(report))
+    if args.csv:
+        sys.stdout.write(csv_text(report))
+    else:
+        print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else table(report))
     if problems:
         print(f"{len(problems)} problem(s) in the input; every other event was counted", file=sys.stderr)
     return 1 if problems else 0
@@ -247,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="1 replays in real time, 2 twice as fast; 0 (default) as fast as possible")
     rp.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     rp.add_argument("--lang", help="language of every call (en, zh, zh-TW…), overriding detection")
-    rp.add_argument("--format", help="input format, overriding detection (jsonl, text, transcribe, "
-                    "transcribe-analytics, transcribe-streaming, deepgram, deepgram-prerecorded, lca, webvtt, srt)")
+    rp.add_argument("--format", choices=FORMAT_NAMES, metavar="FORMAT",
+                    help=f"input format, overriding detection: {', '.join(FORMAT_NAMES)}")
     rp.add_argument("--agent-channel", metavar="CH",
                     help="which audio channel is the agent (ch_0 or 0), for formats that do not say")
     rp.add_argument("--agent-speaker", metavar="SPK",
@@ -260,9 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="replay calls and show, per rule, how often prompts were raised, "
                          "resolved, expired and rated by agents")
     rep.add_argument("paths", nargs="+", metavar="FILE|DIR")
-    rep.add_argument("--json", action="store_true", help="print one JSON object")
+    rep_out = rep.add_mutually_exclusive_group()
+    rep_out.add_argument("--json", action="store_true", help="print one JSON object")
+    rep_out.add_argument("--csv", action="store_true", help="print one CSV row per rule (for a spreadsheet)")
     rep.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
-    rep.add_argument("--format", help="input format, overriding detection (as for replay)")
+    rep.add_argument("--format", choices=FORMAT_NAMES, metavar="FORMAT",
+                    help="input format, overriding detection (as for replay)")
     rep.add_argument("--lang", help="language of every call, overriding detection")
     rep.set_defaults(func=_report)
 
@@ -275,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--noticed", action="append", metavar="NAMES",
                     help="customer types and rule ids that count as noticing the customer, comma-separated "
                     "(default: the negative types, their tip- rules, acknowledge-emotion, acknowledge-before-apology)")
-    ev.add_argument("--format", help="input format, overriding detection (as for replay)")
+    ev.add_argument("--format", choices=FORMAT_NAMES, metavar="FORMAT",
+                    help="input format, overriding detection (as for replay)")
     ev.add_argument("--lang", help="language of every call, overriding detection")
     ev.set_defaults(func=_eval)
 
@@ -312,14 +320,37 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--top", type=int, default=50, help="how many phrases to list (default 50)")
     sg.add_argument("--min-calls", type=int, default=5, help="a phrase must occur in this many difficult calls")
     sg.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory (for resembles / covered by)")
-    sg.add_argument("--format", help="input format, overriding detection (as for replay)")
+    sg.add_argument("--format", choices=FORMAT_NAMES, metavar="FORMAT",
+                    help="input format, overriding detection (as for replay)")
     sg.add_argument("--json", action="store_true", help="print one JSON object")
     sg.set_defaults(func=_cues_suggest)
 
     from assist.server.cli import register as register_server
 
     register_server(sub)
+    _show_defaults(parser)
     return parser
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help unless it has no meaningful default or already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (not action.option_strings or action.default in (None, False, argparse.SUPPRESS)
+                or "default" in text or isinstance(action, argparse._VersionAction)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _HelpWithDefaults
+    for action in parser._actions:
+        if action.help is None and action.option_strings and action.default not in (None, False):
+            action.help = "(default: %(default)s)"
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _show_defaults(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,10 @@ it for a terminal; ``Report.to_dict()`` is the ``assist report --json`` object.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import textwrap
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -160,39 +163,74 @@ def _ms(x: float | None) -> int | None:
     return None if x is None else round(x)
 
 
-# -- the terminal table -------------------------------------------------------------------------------
+# -- the terminal table and the spreadsheet -----------------------------------------------------------
+WIDTH = 100  # the table fits a 100-column terminal
+RULE_WIDTH = 30  # longer rule ids are shortened with an ellipsis (the CSV and JSON keep them whole)
+CSV_COLUMNS = ("rule", "raised", "calls", "resolved", "resolved_rate", "median_resolve_s", "p90_resolve_s",
+               "expired_timeout", "expired_superseded", "open", "helpful", "not_helpful", "dismiss", "ack",
+               "helpful_ratio")
+
+
 def table(report: Report) -> str:
-    """The report as plain text: headline figures, one row per rule, customer types, checklist."""
+    """The report as plain text no wider than WIDTH: headline figures, one row per rule (what became of
+    its prompts), the agents' votes where there are any, customer types, checklist."""
     d = report.to_dict()
     ppc = d["prompts_per_call"]
     lines = [f"{report.calls} call(s), {report.prompts} prompt(s)"
              + (f"; per call mean {ppc['mean']:g}, median {ppc['median']:g}, max {ppc['max']}"
                 if report.calls else ""), ""]
-    head = ("rule", "raised", "calls", "resolved", "rate", "median", "p90", "timeout", "supers.", "open",
-            "helpful", "not h.", "dismiss", "ack", "h.ratio")
-    rows: list[tuple[str, ...]] = [head]
-    for s in sorted_rules(report):
-        fb = s.feedback
-        rows.append((s.rule, str(s.raised), str(s.calls), str(s.resolved), _pct(s.resolved_rate),
-                     _secs(percentile(s.resolve_ms, 50)), _secs(percentile(s.resolve_ms, 90)),
-                     str(s.expired_timeout), str(s.expired_superseded), str(s.not_done),
-                     str(fb["helpful"]), str(fb["not_helpful"]), str(fb["dismiss"]), str(fb["ack"]),
-                     _pct(s.helpful_ratio)))
-    if len(rows) > 1:
-        lines.extend(_columns(rows))
-    else:
-        lines.append("no prompts raised")
+    ranked = sorted_rules(report)
+    rows: list[tuple[str, ...]] = [("rule", "raised", "calls", "resolved", "rate", "median", "p90", "timeout",
+                                    "supers.", "open")]
+    rows += [(_short(s.rule), str(s.raised), str(s.calls), str(s.resolved), _pct(s.resolved_rate),
+              _secs(percentile(s.resolve_ms, 50)), _secs(percentile(s.resolve_ms, 90)),
+              str(s.expired_timeout), str(s.expired_superseded), str(s.not_done)) for s in ranked]
+    lines.extend(_columns(rows) if len(rows) > 1 else ["no prompts raised"])
+    voted = [s for s in ranked if sum(s.feedback.values())]
+    if voted:
+        lines += ["", "agents' feedback from the sidebar:"]
+        lines.extend(_columns([("rule", "helpful", "not helpful", "dismiss", "ack", "h.ratio"), *[
+            (_short(s.rule), str(s.feedback["helpful"]), str(s.feedback["not_helpful"]), str(s.feedback["dismiss"]),
+             str(s.feedback["ack"]), _pct(s.helpful_ratio)) for s in voted]]))
     lines.append("")
-    lines.append("customer types (top type per call): " + (", ".join(
-        f"{t} {n}" for t, n in report.top_types.most_common()) or "-"))
-    lines.append("checklist: " + (" · ".join(
+    lines.append(_wrap("customer types (top type per call): " + (", ".join(
+        f"{t} {n}" for t, n in report.top_types.most_common()) or "-")))
+    lines.append(_wrap("checklist: " + (" · ".join(
         f"{item} {done}/{n} ({_pct(done / n if n else None)})" for item, (done, n) in report.checklist.items())
-        or "-"))
+        or "-")))
     lines.append("")
-    lines.append("rate: resolved by the agent / raised; median, p90: time from prompt to resolution; open: "
-                 "neither resolved nor expired (closed from the sidebar or open at call end); "
-                 "h.ratio: helpful / (helpful + not helpful)")
+    lines.append(_wrap("rate: resolved by the agent / raised; median, p90: time from prompt to resolution; "
+                       "timeout, supers.: expired unanswered or superseded; open: neither resolved nor expired "
+                       "(closed from the sidebar or open at call end); h.ratio: helpful / (helpful + not helpful)"))
     return "\n".join(lines)
+
+
+def csv_text(report: Report) -> str:
+    """One row per rule with every figure, full rule ids and plain numbers (seconds, rates 0-1, blank when
+    there is none), for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in sorted_rules(report):
+        median, p90 = percentile(s.resolve_ms, 50), percentile(s.resolve_ms, 90)
+        writer.writerow([s.rule, s.raised, s.calls, s.resolved, _blank(_round(s.resolved_rate)),
+                         _blank(None if median is None else round(median / 1000, 3)),
+                         _blank(None if p90 is None else round(p90 / 1000, 3)), s.expired_timeout,
+                         s.expired_superseded, s.not_done, *(s.feedback[a] for a in FEEDBACK_ACTIONS),
+                         _blank(_round(s.helpful_ratio))])
+    return out.getvalue()
+
+
+def _blank(x: float | None) -> str | float:
+    return "" if x is None else x
+
+
+def _short(rule: str) -> str:
+    return rule if len(rule) <= RULE_WIDTH else rule[:RULE_WIDTH - 1] + "…"
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:

@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from assist.core.events import CallEnd, CallStart, Utterance
+from assist.core.normalize import snippet
 from assist.core.outputs import (
     CallWarning,
     Classification,
@@ -74,7 +75,7 @@ class Timeline:
             self._print(f"{pad}{self._c('dim', f'· {out.reason:8} {out.rule}')}")
         elif isinstance(out, Classification):
             scores = ", ".join(f"{t} {s:.2f}" for t, s in list(out.types.items())[:3])
-            cues = "; ".join(e.text[:50] for e in out.evidence[-2:])
+            cues = "; ".join(snippet(e.text, 50) for e in out.evidence[-2:])
             top = out.top or "none"
             self._print(f"{pad}{self._c('head', '◆ customer type: ' + top)}  ({scores})")
             if cues:

@@ -14,7 +14,7 @@ from assist.core.compiled import CompiledRule, CompiledRules, done_flag, type_fl
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules
 from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, parse_event
-from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, word_count
+from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, snippet, word_count
 from assist.core.outputs import (
     SEVERITY_RANK,
     CallView,
@@ -230,7 +230,7 @@ class Engine:
         for cue, speaker, bounds in self.rules.computed:
             if speaker in (u.speaker, "any") and _within(bounds.min_words, words, bounds.max_words) \
                     and (bounds.min_gap_ms is None or (other in state.ends and gap >= bounds.min_gap_ms)):
-                hits.append(CueHit(cue, text[:40], 0, 0))
+                hits.append(CueHit(cue, snippet(text, 40), 0, 0))  # the turn's start, quoted in why
         moment = Moment(t, Evidence(u.speaker, u.text, t), hits,
                      Counter(cue for cue, _ in {(h.cue, h.text) for h in hits}), words)
 

@@ -95,3 +95,18 @@ def estimate_ms(text: str) -> int:
     """How long saying `text` takes at a natural rate, for transcripts and cases without times."""
     han = sum(1 for ch in text if has_cjk(ch))
     return max(600, han * MS_PER_HAN_CHAR + (len(text) - han) * MS_PER_LATIN_CHAR)
+
+
+_TRAILING = " ,.;:!?-–—，。；：！？、"
+
+
+def snippet(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else cut at the last word boundary (a space; any character in
+    text without spaces, such as Chinese) and ended with an ellipsis, never in the middle of a word."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if text[limit - 1] != " " and " " in cut:  # cutting inside a word: drop the partial word
+        head = cut[:cut.rfind(" ")]
+        cut = head if len(head) >= limit // 3 else cut
+    return cut.rstrip(_TRAILING) + "…"

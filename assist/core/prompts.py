@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from assist.core.call import CallState, Moment
 from assist.core.compiled import CompiledRule, CompiledRules
-from assist.core.normalize import base_lang, normalize, to_traditional
+from assist.core.normalize import base_lang, has_cjk, normalize, to_traditional
 from assist.core.outputs import Evidence
 
 
@@ -20,6 +20,17 @@ class _Placeholders:
         return self.values.get(key, "")
 
 
+def _quote_separator(template: str) -> str:
+    """What goes between two heard phrases so each keeps the template's own quotes around {heard}:
+    ", " for "{heard}", ”、“ for “{heard}”, “, „ for „{heard}“."""
+    at = template.find("{heard}")
+    before, after = template[at - 1:at], template[at + 7:at + 8]
+    comma = "、" if has_cjk(template) else ", "
+    if at > 0 and after and not before.isalnum() and not after.isalnum() and not before.isspace():
+        return after + comma + before
+    return comma
+
+
 def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, moment: Moment,
             type_id: str | None) -> tuple[str, str, tuple[Evidence, ...]]:
     """(say, why, evidence) in the call's language; Traditional script for zh-Hant calls."""
@@ -32,8 +43,8 @@ def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, moment: 
     cues = rule.cues if type_id is None else rules.types[type_id].keys()
     original = ev.text
     same = len(original) == len(normalize(original))  # then quote the speaker's own spelling
-    heard = '", "'.join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
-                                      for h in moment.hits if h.cue in cues))
+    heard = _quote_separator(why_tpl).join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
+                                                         for h in moment.hits if h.cue in cues))
     evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
     if type_id is not None:
         evidence.extend(state.type_evidence.get(type_id, ()))

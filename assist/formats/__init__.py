@@ -10,6 +10,7 @@ messages through the same reader (see ``assist.formats.live``), so both raise th
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,26 +69,15 @@ class Format:
     stream: Callable[[ReadOptions, str, bool], StreamReader] | None = None
 
 
-def _registry() -> dict[str, Format]:
-    from assist.formats import (
-        deepgram,
-        deepgram_prerecorded,
-        jsonl,
-        lca,
-        srt,
-        text,
-        transcribe,
-        transcribe_analytics,
-        transcribe_streaming,
-        webvtt,
-    )
+# Every format by name, in detection order: specific shapes first; the native jsonl (any object with "type")
+# and text last. Each is the module assist.formats.<name with _ for ->; the CLI offers these as choices.
+NAMES = ("transcribe-analytics", "transcribe", "deepgram-prerecorded", "transcribe-streaming", "deepgram", "lca",
+         "webvtt", "srt", "jsonl", "text")
 
-    # order matters: specific shapes first; the native jsonl (any object with "type") and text last
-    return {f.name: f for f in (
-        transcribe_analytics.FORMAT, transcribe.FORMAT, deepgram_prerecorded.FORMAT,
-        transcribe_streaming.FORMAT, deepgram.FORMAT, lca.FORMAT, webvtt.FORMAT, srt.FORMAT,
-        jsonl.FORMAT, text.FORMAT,
-    )}
+
+def _registry() -> dict[str, Format]:
+    modules = (importlib.import_module(f"assist.formats.{name.replace('-', '_')}") for name in NAMES)
+    return {f.name: f for f in (m.FORMAT for m in modules)}
 
 
 FORMATS: dict[str, Format] = {}
