@@ -13,7 +13,7 @@ through :func:`assist.core.normalize.normalize`.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,6 +32,9 @@ STEM = "*"  # a phrase ending in it matches any ending of its last word
 _LATIN = re.compile(r"[a-z]")
 _EN_WINDOW = 3  # tokens before a cue in which a negator cancels it
 _ZH_WINDOW = 3  # characters before a cue in which a negator cancels it
+_LOOK_BACK = 200  # characters read before a cue for its negators: a long clause costs no more
+MAX_HITS = 256  # cue hits kept per utterance; hostile text must not cost hits x anything
+_MAX_RAW = 4 * MAX_HITS  # hits found before quotes and negation filter some out
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,12 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _quoted(start: int, span_starts: list[int], spans: list[tuple[int, int]]) -> bool:
+    """Is `start` inside a quote span? Spans are sorted and disjoint: one bisect, not a scan."""
+    i = bisect_left(span_starts, start) - 1
+    return i >= 0 and start < spans[i][1]
+
+
 def _clause_ends(text: str) -> list[int]:
     """Where each clause after the first starts; found once per utterance, not once per hit."""
     return [m.end() for m in _CLAUSE_BREAK.finditer(text)]
@@ -82,7 +91,7 @@ def _clause_ends(text: str) -> list[int]:
 def _negated(text: str, start: int, clause_ends: list[int]) -> bool:
     i = bisect_right(clause_ends, start)
     clause_start = clause_ends[i - 1] if i else 0
-    before = text[clause_start:start]
+    before = text[max(clause_start, start - _LOOK_BACK):start]
     if not before:
         return False
     if before[-1].isascii():
@@ -129,6 +138,7 @@ class CueMatcher:
         """Every cue hit in `text` (normalised), in order of position."""
         raw: list[CueHit] = []
         n = len(text)
+        run_from = run_to = 0  # the word run last scanned for a stem's end
         if self._has_phrases:
             for end_idx, (variants, length, left, right) in self._automaton.iter(text):
                 start = end_idx - length + 1
@@ -138,32 +148,36 @@ class CueMatcher:
                 inside_word = right and end < n and _is_word_char(text[end])
                 for names, stem in variants:
                     if stem:  # the hit runs to the end of the word, so evidence quotes the form said
-                        word_end = end
-                        while word_end < n and _is_word_char(text[word_end]):
-                            word_end += 1
+                        if not run_from <= end < run_to:  # one scan per word, not one per hit in it
+                            run_from, run_to = end, end
+                            while run_to < n and _is_word_char(text[run_to]):
+                                run_to += 1
+                        word_end = run_to if run_from <= end < run_to else end
                         raw.extend(CueHit(cue, text[start:word_end], start, word_end, weight)
                                    for cue, weight in names)
                     elif not inside_word:
                         raw.extend(CueHit(cue, text[start:end], start, end, weight) for cue, weight in names)
+                if len(raw) >= _MAX_RAW:
+                    break
         han = has_cjk(text)
-        for cue, rx in self._han_regexes if han else ():
+        regexes = (self._han_regexes if han else ()) + (
+            self._cyrillic_regexes if (not han and has_cyrillic(text)) else ()) + (
+            self._latin_regexes if (not han or _LATIN.search(text)) else ())
+        for cue, rx in regexes:
             for m in rx.finditer(text):
-                raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
-        for cue, rx in self._cyrillic_regexes if (not han and has_cyrillic(text)) else ():
-            for m in rx.finditer(text):
-                raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
-        for cue, rx in self._latin_regexes if (not han or _LATIN.search(text)) else ():
-            for m in rx.finditer(text):
+                if len(raw) >= _MAX_RAW:
+                    break
                 raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
         if not raw:
             return raw
         spans = _quote_spans(text) if any(q in text for q in _QUOTES) else []
+        span_starts = [a for a, _ in spans]
         ends = _clause_ends(text) if any(h.cue in self._negatable for h in raw) else []
         kept = [
             h for h in raw
-            if not any(a < h.start < b for a, b in spans)
+            if not (spans and _quoted(h.start, span_starts, spans))
             and not (h.cue in self._negatable and _negated(text, h.start, ends))
-        ]
+        ][:MAX_HITS]
         if len(kept) <= 1:
             return kept
         kept.sort(key=lambda h: (h.cue, h.start, -h.end))

@@ -35,7 +35,7 @@ from assist.errors import EventError
 _KIND = {"agent": "a", "customer": "c"}
 _MAX_REPEAT = 3
 _MIN_RATE_MS = 1500  # shorter utterances give no meaningful speech rate
-DEFAULT_MAX_CALLS = 1800  # open calls per engine; the server's limits.max_calls defaults to this
+DEFAULT_MAX_CALLS = 2500  # open calls per engine; the server's limits.max_calls defaults to this
 
 
 def _within(low: int | None, value: int, high: int | None) -> bool:

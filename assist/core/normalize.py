@@ -27,6 +27,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # lone halves cannot be encoded for 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # Contractions people type both ways; the lexicon is written with the short form.
 _CANON = ((re.compile(r"\bcan ?not\b"), "can't"), (re.compile(r"\bwill not\b"), "won't"))
+# NFKC can multiply a text's length (one U+FDFA becomes 18 characters): what the engine reads is cut
+# here, so a normalisation bomb costs no more than twice the longest utterance an event may carry
+MAX_NORMALIZED_CHARS = 40_000
 TRADITIONAL_LANGS = frozenset({"zh-tw", "zh-hk", "zh-mo", "zh-hant"})
 MS_PER_LATIN_CHAR = 65  # ~15 characters a second of English speech
 MS_PER_HAN_CHAR = 230   # ~4 to 5 characters a second of Chinese speech
@@ -49,7 +52,8 @@ def normalize(text: str) -> str:
     if text.isascii():  # most English speech: NFKC and OpenCC would change nothing
         out = " ".join(text.lower().replace("`", "'").split())
     else:
-        out = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+        out = unicodedata.normalize("NFKC", text)[:MAX_NORMALIZED_CHARS].casefold()
+        out = out[:MAX_NORMALIZED_CHARS].translate(_APOSTROPHES)
         out = _SPACE.sub(" ", out).strip()
         if has_cjk(out):
             out = _T2S.convert(_SURROGATE.sub("\ufffd", out))

@@ -31,11 +31,12 @@ from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
-from assist.core.events import json_problem
+from assist.core.events import json_problem, safe_echo
 from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.gctune import QuietGC
+from assist.server.guard import IngestBudget
 from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
 from assist.server.hub import Hub
 from assist.server.metrics import Metrics
@@ -46,25 +47,6 @@ log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
 CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
 PURGE_EVERY_S = 3600.0
-ACKS_IN_FLIGHT = 1024  # messages applied but not yet acknowledged, per connection
-
-
-class RateLimit:
-    """Token bucket: `rate` events per second, bursts up to one second's worth."""
-
-    def __init__(self, rate: float):
-        self.rate = rate
-        self.tokens = rate
-        self.at = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 def _error(code: str, field: str, expected: str, got: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -310,17 +292,15 @@ class AssistServer:
     async def _ingest(self, connection: ServerConnection) -> None:
         """Apply messages as they come; their acks go out, in order, once the call log holds them.
         Reading does not wait for the disk, so one connection's events share transactions too."""
-        limit = RateLimit(self.config.limits.max_events_per_s)
-        refused_in_row = 0
-        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(ACKS_IN_FLIGHT)
+        limits = self.config.limits
+        budget = IngestBudget(limits.ingest_slice_bytes, limits.max_events_per_s)
+        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(limits.acks_in_flight)
         sender = asyncio.create_task(self._send_acks(connection, acks))
         try:
             async for message in self._messages(connection):
-                replies = self._ingest_message(message, time.perf_counter(), limit)
+                replies = await self._ingest_message(message, time.perf_counter(), budget)
                 await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
-                for reply in replies:
-                    refused_in_row = refused_in_row + 1 if reply.get("code") == "rate_limited" else 0
-                if refused_in_row > 10 * limit.rate:  # it is not listening to the errors either
+                if budget.abusive():
                     await acks.put(None)
                     await sender
                     await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
@@ -333,7 +313,8 @@ class AssistServer:
 
     async def _ingest_vendor(self, connection: ServerConnection, vendor: VendorIngest) -> None:
         """A vendor stream (see server/vendor.py): answers by message index, sent once the log holds them."""
-        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(ACKS_IN_FLIGHT)
+        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(
+            self.config.limits.acks_in_flight)
         sender = asyncio.create_task(self._send_acks(connection, acks))
         try:
             async for message in self._messages(connection):
@@ -372,7 +353,10 @@ class AssistServer:
                     broken = True
                     await connection.close(1011, "internal error sending a reply")
 
-    def _ingest_message(self, message: str | bytes, stamp: float, limit: RateLimit) -> list[dict[str, Any]]:
+    async def _ingest_message(self, message: str | bytes, stamp: float,
+                              budget: IngestBudget) -> list[dict[str, Any]]:
+        """Apply one /ingest message (an event or a batch); its replies, one per event, in order. A big
+        batch is applied in slices of the connection's byte budget, with the loop running in between."""
         try:
             obj = json.loads(message)
         except (ValueError, RecursionError) as exc:  # also too deep, or an integer over 4,300 digits
@@ -380,19 +364,23 @@ class AssistServer:
                            f"expected a JSON object or array of objects, got {json_problem(exc)}",
                            index=None)]
         batch = isinstance(obj, list)
+        items = obj if batch else [obj]
+        share = len(message) // max(1, len(items)) + 1  # each event's part of the message's bytes
         replies: list[dict[str, Any]] = []
-        for i, item in enumerate(obj if batch else [obj]):
-            if limit.take():
+        for i, item in enumerate(items):
+            if budget.admit():
                 reply = self.hub.ingest(item, stamp)
             else:
-                rate = self.config.limits.max_events_per_s
+                rate = budget.ceiling.rate if budget.ceiling is not None else 0.0
                 reply = _error("rate_limited", "", f"at most {rate:g} events/s on one connection", "more",
                                f"over the limit of {rate:g} events/s per connection: event not applied")
                 if isinstance(item, dict):
-                    reply["seq"], reply["call_id"] = item.get("seq"), item.get("call_id")
+                    reply["seq"], reply["call_id"] = safe_echo(item.get("seq")), safe_echo(item.get("call_id"))
             if reply["type"] == "error":
                 reply["index"] = i if batch else None
             replies.append(reply)
+            if budget.spend(share):
+                await asyncio.sleep(0)  # healthz, ticks, commits and other connections run here
         return replies
 
     # -- /agent and /supervisor ---------------------------------------------------------------------

@@ -77,7 +77,12 @@ class Limits(BaseModel):
     model_config = SETTINGS_GROUP
 
     max_message_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_events_per_s: float = Field(default=200.0, gt=0)  # per /ingest connection; bursts up to 1 s worth
+    # /ingest paces a fast sender by reading slower (TCP flow control), never by refusing its events.
+    # max_events_per_s is only an abuse ceiling per connection (off by default; bursts up to 1 s worth):
+    # events over it are answered `rate_limited`, never dropped silently.
+    max_events_per_s: float | None = Field(default=None, gt=0)
+    ingest_slice_bytes: int = Field(default=64 * 1024, ge=1024)  # work applied before the loop serves others
+    acks_in_flight: int = Field(default=1024, ge=16)  # messages applied, not yet acked: then reading stops
     max_calls: int = Field(default=DEFAULT_MAX_CALLS, ge=1)
     queue_size: int = Field(default=256, ge=4)  # messages waiting for one sidebar/supervisor socket
 
