@@ -42,6 +42,7 @@ from assist.server.hub import Hub
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.vendor import VendorIngest, stream_for
+from assist.server.webhook import SummaryWebhook
 
 log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
@@ -71,6 +72,10 @@ class AssistServer:
         self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
                        metrics=self.metrics, calllog=self.calllog)
         self.recovered: dict[str, float] = {"calls": 0, "events": 0, "seconds": 0.0}
+        self.webhook = (SummaryWebhook(config.summary_webhook, self.calllog)
+                        if config.summary_webhook.url else None)
+        if self.webhook is not None:
+            self.hub.on_summary = self.webhook.call_ended
         self.gate = Gate(config.tokens, config.allowed_origins)
         self.static_dir = static_dir
         self.started = time.monotonic()
@@ -102,6 +107,8 @@ class AssistServer:
 
     async def start(self) -> None:
         self.recover()  # before the first connection: a reconnecting sidebar sees the rebuilt calls
+        if self.webhook is not None:
+            self.webhook.start()  # with what the log has not delivered yet
         ssl_context = None
         if self.config.certfile and self.config.keyfile:
             ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -147,6 +154,8 @@ class AssistServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.webhook is not None:
+            await self.webhook.stop()  # what is not delivered stays in the call log
         if self.commits is not None:
             self.commits.close()  # waits for a transaction in flight
         if self.calllog is not None:

@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS rows (
     at      REAL NOT NULL,
     body    TEXT NOT NULL           -- the event or output as JSON
 );
+CREATE TABLE IF NOT EXISTS summaries_due (  -- call summaries the webhook has not delivered yet
+    n       INTEGER PRIMARY KEY,    -- the summary's row in `rows`
+    call_id TEXT NOT NULL,
+    body    TEXT NOT NULL           -- the webhook's JSON body
+);
 CREATE INDEX IF NOT EXISTS rows_call ON rows (call_id, n);
 CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at) WHERE ended_at IS NOT NULL;
 """
@@ -93,7 +98,8 @@ class CallLog:
         except sqlite3.Error as exc:
             raise CallLogError(f"{self.path}: not a call log, or not writable ({exc})") from None
         self.reads = _connect(self.path, sync)  # the loop thread's; `db` may be writing in GroupCommit's thread
-        self.next_n = (self.db.execute("SELECT max(n) FROM rows").fetchone()[0] or 0) + 1
+        self.next_n = (self.db.execute("SELECT max(n) FROM (SELECT max(n) AS n FROM rows UNION ALL "
+                                       "SELECT max(n) FROM summaries_due)").fetchone()[0] or 0) + 1
         self._rows: list[tuple[Any, ...]] = []
         self._calls: list[tuple[str, tuple[Any, ...]]] = []  # opens and closes, in order (ids are reused)
         self._checkpointer = Checkpointer(self.path, checkpoint_s) if checkpoint_s else None
@@ -117,6 +123,20 @@ class CallLog:
 
     def closed(self, call_id: str, reason: str) -> None:
         self._calls.append((_CLOSE, (time.time(), reason, call_id)))
+
+    def summary_due(self, call_id: str, body: str) -> int:
+        """Remember (in the next commit) a webhook body to deliver; returns its key for `summary_delivered`."""
+        key = self.next_n
+        self.next_n += 1  # a row number of its own, so keys never repeat
+        self._calls.append(("INSERT INTO summaries_due VALUES (?, ?, ?)", (key, call_id, body)))
+        return key
+
+    def summary_delivered(self, key: int) -> None:
+        self._calls.append(("DELETE FROM summaries_due WHERE n = ?", (key,)))
+
+    def summaries_due(self) -> list[tuple[int, str, str]]:
+        """(key, call id, body) of every summary not delivered yet, oldest first."""
+        return self.reads.execute("SELECT n, call_id, body FROM summaries_due ORDER BY n").fetchall()
 
     def commit(self) -> int:
         """Write every buffered row in one transaction; return how many rows were written."""

@@ -25,7 +25,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, host=args.host, port=args.port, certfile=args.certfile,
                          keyfile=args.keyfile, log={"path": args.log, "sync": args.log_sync,
-                                                    "retention_days": args.retention_days})
+                                                    "retention_days": args.retention_days},
+                         summary_webhook={"url": args.summary_webhook})
     if args.no_log:
         config.log.path = None
     elif config.log.path is None:
@@ -113,6 +114,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="normal (default): survives the process dying; full: also power loss (slower)")
     serve.add_argument("--retention-days", type=float, metavar="N",
                        help="purge calls that ended more than N days ago (at start, then hourly)")
+    serve.add_argument("--summary-webhook", metavar="URL",
+                       help="POST each call's summary here when it ends (signed with summary_webhook.secret "
+                            "from --config or ASSIST_SUMMARY_WEBHOOK__SECRET; retried; kept in the call log "
+                            "until delivered)")
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="serve and stream an example call at real speed; "

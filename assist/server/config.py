@@ -98,6 +98,17 @@ class CallLogSettings(BaseModel):
     retention_days: float | None = Field(default=None, gt=0)  # ended calls older than this are purged
 
 
+class SummaryWebhookSettings(BaseModel):
+    """Where each call's summary is POSTed when it ends (README "Call summary webhook")."""
+
+    model_config = SETTINGS_GROUP
+
+    url: str | None = None     # http(s)://…; None: no webhook
+    secret: str = ""           # HMAC-SHA256 key for the X-Assist-Signature header (empty: unsigned)
+    timeout_s: float = Field(default=10.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)  # the longest wait between two attempts (backoff doubles)
+
+
 class LoggingSettings(BaseModel):
     """The server's own log lines on stderr (not the call log): one structured line per event."""
 
@@ -124,6 +135,7 @@ class ServerConfig(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)  # besides the server's own origin
     log: CallLogSettings = Field(default_factory=CallLogSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    summary_webhook: SummaryWebhookSettings = Field(default_factory=SummaryWebhookSettings)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:

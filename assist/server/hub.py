@@ -109,6 +109,7 @@ class Hub:
         self.prompt_calls: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
         self.agents: dict[str, set[Outbox]] = {}
         self.supervisors: set[Outbox] = set()
+        self.on_summary: Callable[[dict[str, Any], dict[str, Any]], None] | None = None  # (call, summary)
 
     # -- sockets ------------------------------------------------------------------------------------
     def new_outbox(self) -> Outbox:
@@ -302,6 +303,8 @@ class Hub:
             kind = msg["kind"]
             if kind == "prompt":
                 self.metrics.prompts_out.inc()
+            elif kind == "summary" and self.on_summary is not None:  # the webhook only queues it
+                self.on_summary({"call_id": live.call_id, "agent_id": live.agent_id, "lang": live.call.lang}, msg)
             text = json.dumps(msg, ensure_ascii=False)
             if self.calllog is not None:
                 self.calllog.outbound(live.call_id, kind, text)
