@@ -8,8 +8,8 @@ Three stages, each selectable with `only`:
               (`assist.bench.live`);
 - durability: the call ladder under a 50 ms p99 budget with the log on, log on vs off, recovery
               (`assist.bench.durability`).
-The websocket stages run in a fresh process (`assist.bench.fresh`): the server must not inherit the
-heap (and the GC work) that the engine stage leaves behind in this one.
+Each stage runs in a fresh process (`assist.bench.fresh`): the server must not inherit the heap
+(and the GC work) the engine stage leaves behind, nor compete with a process still holding it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,9 @@ def run(rules_dir: Path, calls: int = 1000, only: Collection[str] = STAGES) -> d
     if unknown:
         raise ValueError(f"unknown bench stage(s) {sorted(unknown)}: expected some of {', '.join(STAGES)}")
     result: dict[str, Any] = {"calls": calls, "utterances": calls * _turns_per_call(), "load_1m_start": load_1m()}
-    if "engine" in only:
-        result.update(_engine_stage(rules_dir, calls))
-    server_stages = [s for s in STAGES if s in only and s != "engine"]
-    if server_stages:
-        result.update(_in_fresh_process(server_stages, calls))
+    for stage in STAGES:  # each in a process of its own, which gives its memory back when it ends
+        if stage in only:
+            result.update(_in_fresh_process(stage, rules_dir, calls))
     result["load_1m_end"] = load_1m()
     progress("done")
     return result
@@ -48,34 +46,11 @@ def _turns_per_call() -> int:
     return TURNS_PER_CALL
 
 
-def _engine_stage(rules_dir: Path, calls: int) -> dict[str, Any]:
-    from assist.bench import engine
-    from assist.bench.stats import progress
-    from assist.bench.workload import TURNS_PER_CALL, corpus, example_scripts, random_scripts
-    from assist.rulepack.compile import compile_packs
-    from assist.rulepack.load import load_packs
-
-    rules = compile_packs(load_packs(rules_dir))
-    lines = corpus(rules_dir)
-    out: dict[str, Any] = {}
-    progress(f"engine: memory per open call, {calls} calls in a fresh process")
-    out.update(engine.memory(rules_dir, calls))
-    progress(f"engine: throughput against raw durable_rules, {calls} calls of the example scripts")
-    out.update(engine.throughput(rules, example_scripts(), calls))
-    progress(f"engine: throughput against raw durable_rules, {calls} calls of dense scripts")
-    dense = engine.throughput(rules, random_scripts(lines, calls, TURNS_PER_CALL, seed=7), calls)
-    out.update({f"dense_{k}": v for k, v in dense.items()})
-    progress("engine: replay of a one-hour call")
-    out.update(engine.replay_hour(rules, lines))
-    return out
-
-
-def _in_fresh_process(stages: list[str], calls: int) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "assist.bench.fresh", str(calls), *stages],
+def _in_fresh_process(stage: str, rules_dir: Path, calls: int) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "assist.bench.fresh", stage, str(rules_dir), str(calls)],
                           stdout=subprocess.PIPE, text=True, timeout=3600, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"the {' and '.join(stages)} benchmark failed (exit {proc.returncode}; its error "
-                           "is printed above)")
+        raise RuntimeError(f"the {stage} benchmark failed (exit {proc.returncode}; its error is printed above)")
     figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return figures
 

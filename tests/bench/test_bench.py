@@ -17,7 +17,8 @@ from assist.bench.workload import example_scripts
 def test_throughput_reports_engine_and_both_baselines_under_stable_keys() -> None:
     figures = throughput(load_rules(), example_scripts(), calls=5, rounds=1)
     assert set(figures) == {"engine_events_per_s", "raw_events_per_s", "engine_vs_raw",
-                            "durable_facts_per_s", "engine_vs_durable_facts"}
+                            "durable_facts_per_s", "engine_vs_durable_facts", "raw_warm_events_per_s",
+                            "engine_vs_raw_warm", "raw_one_session_events_per_s", "engine_vs_raw_one_session"}
     assert all(v > 0 for v in figures.values())
 
 

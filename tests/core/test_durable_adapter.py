@@ -1,4 +1,5 @@
-"""The durable_rules adapter, seen through the engine: slot reuse, several rules per utterance."""
+"""The durable_rules adapter, seen through the engine: calls sharing its one session never see each
+other, several rules per utterance."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import pytest
 
 from assist import DEFAULT_RULES, CompiledRules, Engine, Output, Prompt, load_rules
-from assist.core import durable_adapter
 
 PLAYBOOK = DEFAULT_RULES / "playbook"
 
@@ -129,16 +129,19 @@ def test_every_rule_an_utterance_matches_fires(rules, prefilter):
         engine.close()
 
 
-def test_an_engine_dropped_with_calls_open_gives_its_slots_back(rules):
-    # Engines of one pack share a pool of SESSIONS_PER_SHARD slots; leaked slots would refuse calls forever.
-    per_engine = 10
-    for k in range(durable_adapter.SESSIONS_PER_SHARD // per_engine + 5):
-        engine = Engine(rules, max_calls=per_engine)
-        for i in range(per_engine):
-            engine.feed({"type": "call.start", "call_id": f"{k}-{i}", "t_ms": 0})
-        del engine  # never ended, never closed
-    engine = Engine(rules, max_calls=per_engine)
+def test_more_concurrent_calls_than_durable_rules_allows_sessions_each_behave_as_alone(rules):
+    # durable_rules corrupts a ruleset past 1,024 live sessions; every call shares one session instead
+    calls = 1100
+    engine = Engine(rules, max_calls=calls)
     try:
-        assert engine.feed({"type": "call.start", "call_id": "after", "t_ms": 0}) == []
+        alone = run(engine, "alone", DIALOGUE[:4])
+        streams = [dialogue_events(f"c{i}", "en", DIALOGUE[:4]) for i in range(calls)]
+        got: list[list[Output]] = [[] for _ in range(calls)]
+        for step in range(len(streams[0])):
+            for i, events in enumerate(streams):
+                got[i].extend(engine.feed(events[step]))
+        for i in range(calls):
+            got[i].extend(engine.feed({"type": "call.end", "call_id": f"c{i}", "t_ms": 10**6}))
+            assert anonymous(got[i]) == alone, f"call c{i} differs from a lone call"
     finally:
         engine.close()

@@ -2,8 +2,8 @@
 concurrent calls for a bounded time (ASSIST_SOAK_S, default 60 s; loopback only). Afterwards no call
 is open and the server's memory has stopped growing with the number of calls.
 
-What may still grow, and why it is bounded: durable_rules' session slots are a fixed pool (C memory
-is allocated once per slot and reused, never freed: it is flat after warm-up); the hub remembers the
+What may still grow, and why it is bounded: durable_rules holds one session per pack whatever the
+number of calls (made at start-up, flat after it); the hub remembers the
 last 10,000 ended calls' seqs (duplicate acks) and the last 100,000 prompt ids (feedback), so RSS
 grows by a few hundred bytes per ended call until those caps. The bound below is per call, over the
 calls after warm-up: an engine or queue leak (a CallState, an evidence deque, an outbox per call) is
