@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 
 from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, event_time
+from assist.core.normalize import detect_lang
 from assist.core.outputs import (
     CallWarning,
     Classification,
@@ -26,7 +27,6 @@ from assist.core.outputs import (
 )
 from assist.replay import Problem, Step
 
-_HAN = re.compile(r"[\u3400-\u9fff]")
 _PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 _CSS = """
 :root{--urgent:#c62828;--warn:#b26a00;--info:#1565c0;--ok:#2e7d32;--agent:#e3f0ff;--customer:#fdecef;
@@ -156,8 +156,7 @@ def _problem_text(p: Problem) -> str:
 
 
 def _call(c: _Call) -> str:
-    lang = c.lang or ("zh" if any(isinstance(s.event, Utterance) and _HAN.search(s.event.text)
-                                  for s in c.steps) else "en")
+    lang = c.lang or detect_lang(" ".join(s.event.text for s in c.steps if isinstance(s.event, Utterance)))
     end = max((event_time(s.event) for s in c.steps), default=c.start_ms)
     meta = " · ".join(x for x in (f"agent {c.agent_id}" if c.agent_id else "", f"lang {c.lang or 'auto'}",
                                   f"{_clock(end - c.start_ms)} long", f"from {c.source}") if x)

@@ -78,3 +78,17 @@ def test_replay_raises_the_prompts(path: Path, capsys: pytest.CaptureFixture[str
     assert main(["replay", "--json", str(path)]) == 0
     rules = [o["rule"] for o in map(json.loads, capsys.readouterr().out.splitlines()) if o["kind"] == "prompt"]
     assert {"acknowledge-before-apology", "avoid-policy"} <= set(rules)
+
+
+def test_vtt_with_bulgarian_voices_replays_with_bulgarian_prompts(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "call_bg.vtt"
+    path.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n<v Клиент>Това е безобразие, вбесен съм!\n\n"
+                    "00:00:03.500 --> 00:00:06.000\n<v Оператор>Съжалявам. Може ли номера на договора?\n",
+                    encoding="utf-8")
+    assert [u["speaker"] for u in utterances(path)] == ["customer", "agent"]
+    assert main(["replay", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "━━ call call_bg · bg ━━" in out
+    assert "why: Силен гняв или разочарование („безобразие“, „вбесен“)" in out
+    assert "why: Извинение („Съжалявам“), преди чувството на клиента да е признато" in out
