@@ -36,7 +36,8 @@ class CallState:
     last_ms: int
     flags: dict[str, Evidence] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)  # flags ever set (for the checklist)
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)  # type → score as of its last evidence
+    scored_ms: dict[str, int] = field(default_factory=dict)  # type → time of its last evidence
     type_evidence: dict[str, deque[Evidence]] = field(default_factory=dict)
     tipped: set[str] = field(default_factory=set)
     types: dict[str, float] = field(default_factory=dict)  # scores rounded, best first (what outputs show)
@@ -46,6 +47,7 @@ class CallState:
     last_fired: dict[str, int] = field(default_factory=dict)
     prompts: Counter[str] = field(default_factory=Counter)
     resolved: Counter[str] = field(default_factory=Counter)
+    customer_spoke: bool = False     # no prompt is raised before the customer first speaks
     run_words: int = 0
     agent_run_words: int = 0         # agent words since the customer last spoke
     utterances: int = 0

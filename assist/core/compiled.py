@@ -32,6 +32,7 @@ class Settings(BaseModel):
 
     type_threshold: float = Field(default=0.6, gt=0, le=1)
     intensity: Intensity = Intensity()
+    fade_after_ms: int = Field(default=60_000, ge=0)  # scores of fading types hold this long after evidence
     backchannel_words: int = Field(default=3, ge=0)
     max_open_prompts: int = Field(default=3, ge=1)
 
@@ -104,6 +105,7 @@ class CompiledRules:
     computed: tuple[tuple[str, str, Computed], ...]
     states: dict[str, StateRule]
     types: dict[str, dict[str, float]]
+    half_lives: dict[str, int]  # fading types → half-life of their score (ms)
     type_titles: dict[str, dict[str, str]]
     checklist: tuple[tuple[str, str, str | None], ...]
     rules: dict[str, CompiledRule]

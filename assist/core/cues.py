@@ -4,7 +4,8 @@ A phrase may carry an intensity: a hit of a strong phrase ("I'm furious", 气死
 one hit of its cue when customer types are scored, a weak one as less (`CueHit.weight`).
 A hit inside quotation marks is reported speech, not the speaker's own words, and is dropped.
 A hit of a negatable cue with a negator shortly before it in the same clause is dropped
-("I'm not angry, just asking", "не съм ядосан"). A phrase ending in ``*`` is a stem: it matches
+("I'm not angry, just asking", "не съм ядосан"), except in a question: "Isn't that ridiculous?", 这不是坑人吗？
+and 难道不过分 are indignant, not negated. A phrase ending in ``*`` is a stem: it matches
 any ending of its last word ("ядосан*": ядосан, ядосана, ядосани), which is how the Bulgarian
 lexicon covers gender, number and aspect forms. Everything here works on text already passed
 through :func:`assist.core.normalize.normalize`.
@@ -30,6 +31,9 @@ _ZH_NEGATORS = frozenset("不没别未无非莫")
 _QUOTES = {'"': '"', "“": "”", "„": "“", "「": "」", "『": "』", "«": "»"}
 STEM = "*"  # a phrase ending in it matches any ending of its last word
 _LATIN = re.compile(r"[a-z]")
+_QUESTION_END = re.compile(r"[?？]|吗\s*(?:$|[,.!;:，。！；：…\n])")  # the clause is a question
+_RHETORICAL = ("难道", "岂", "凭什么", "何必")
+_QUESTION_REACH = 60  # characters around a negated hit searched for the marks of a question
 _EN_WINDOW = 3  # tokens before a cue in which a negator cancels it
 _ZH_WINDOW = 3  # characters before a cue in which a negator cancels it
 _LOOK_BACK = 200  # characters read before a cue for its negators: a long clause costs no more
@@ -96,8 +100,19 @@ def _negated(text: str, start: int, clause_ends: list[int]) -> bool:
         return False
     if before[-1].isascii():
         tokens = before.rsplit(None, _EN_WINDOW)[-_EN_WINDOW:]  # rsplit: a long clause costs no more
-        return any(t in _WORD_NEGATORS or t.endswith("n't") for t in tokens)
-    return any(ch in _ZH_NEGATORS for ch in before[-_ZH_WINDOW:])
+        negated = any(t in _WORD_NEGATORS or t.endswith("n't") for t in tokens)
+    else:
+        negated = any(ch in _ZH_NEGATORS for ch in before[-_ZH_WINDOW:])
+    return negated and not _indignant_question(text, clause_start, start, clause_ends, i)
+
+
+def _indignant_question(text: str, clause_start: int, start: int, clause_ends: list[int], i: int) -> bool:
+    """A negator in a question asks for agreement ("Isn't that ridiculous?", 这不是坑人吗): not a negation."""
+    before = text[max(clause_start, start - _QUESTION_REACH):start]  # bounded: a long clause costs no more
+    if any(w in before for w in _RHETORICAL):
+        return True
+    clause_end = clause_ends[i] if i < len(clause_ends) else len(text)
+    return _QUESTION_END.search(text, start, min(len(text), clause_end + 1, start + _QUESTION_REACH)) is not None
 
 
 class CueMatcher:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from assist.core import scores
 from assist.core.call import CallState, Moment
 from assist.core.compiled import CompiledRule, CompiledRules, done_flag, type_flag
 from assist.core.cues import CueHit
@@ -33,26 +34,12 @@ from assist.core.prompts import compose
 from assist.errors import EventError
 
 _KIND = {"agent": "a", "customer": "c"}
-_MAX_REPEAT = 3
 _MIN_RATE_MS = 1500  # shorter utterances give no meaningful speech rate
 DEFAULT_MAX_CALLS = 2500  # open calls per engine; the server's limits.max_calls defaults to this
 
 
 def _within(low: int | None, value: int, high: int | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
-
-
-def _strengths(hits: list[CueHit]) -> dict[str, float]:
-    """Cue → how many hits it counts as: its distinct phrases, each by its weight (strong, weak)."""
-    best: dict[tuple[str, str], float] = {}
-    for h in hits:
-        key = (h.cue, h.text)
-        if h.weight > best.get(key, 0.0):
-            best[key] = h.weight
-    out: dict[str, float] = {}
-    for (cue, _), w in best.items():
-        out[cue] = out.get(cue, 0.0) + w
-    return out
 
 
 def _prompt_lang(lang: str | None) -> str | None:
@@ -170,9 +157,10 @@ class Engine:
         for item, done, applies_if in self.rules.checklist:
             applies = applies_if is None or applies_if in state.seen
             checklist[item] = (done in state.seen) if applies else None
+        end = max(t_ms, state.last_ms)
         return [Summary(
-            call_id=state.call_id, t_ms=max(t_ms, state.last_ms), types=state.types,
-            top=state.top, prompts=dict(sorted(state.prompts.items())),
+            call_id=state.call_id, t_ms=end, types=scores.all_at(self.rules, state, end),
+            top=scores.top_at(self.rules, state, end), prompts=dict(sorted(state.prompts.items())),
             resolved=dict(sorted(state.resolved.items())), checklist=checklist, utterances=state.utterances,
             feedback=feedback,
         )]
@@ -237,14 +225,14 @@ class Engine:
         out.extend(self._expire(state, t))
         out.extend(self._resolve(state, moment))
         self._update_flags(state, u.speaker, moment)
-        crossed: list[str] = []
         if u.speaker == "customer":
+            state.customer_spoke = True
             state.run_words += words
             if words > self.rules.settings.backchannel_words:
                 state.agent_run_words = 0  # the customer took the floor; "mm-hmm" does not
-            crossed = self._classify(state, moment, out)
         else:
             state.agent_run_words += words
+        crossed = self._classify(state, moment, out) if state.scores or u.speaker == "customer" else []
         # the other speaker was still talking when this utterance began: talking over them
         overlap = 0
         if other in state.ends and state.starts.get(other, u.start_ms) < u.start_ms:
@@ -298,55 +286,40 @@ class Engine:
                 del state.flags[name]
 
     def _classify(self, state: CallState, moment: Moment, out: list[Output]) -> list[str]:
-        """Raise type scores from this customer turn's cues; return the types that just crossed."""
+        """Raise type scores from a customer turn's cues (any turn: let faded ones go); return the types
+        that just crossed the threshold."""
+        t, ev = moment.t_ms, moment.evidence
         crossed: list[str] = []
-        ev = moment.evidence
-        touched: dict[str, float] = {}
-        for cue, n in _strengths(moment.hits).items():
-            times = min(n, _MAX_REPEAT)  # several distinct phrases of one cue in a turn count, up to a cap
-            for type_id, w in self.rules.type_index.get(cue, ()):
-                score = touched.get(type_id, state.scores.get(type_id, 0.0))
-                touched[type_id] = 1.0 - (1.0 - score) * (1.0 - w) ** times
-        if not touched:
-            return crossed
-        for type_id in self.rules.types:  # pack order, so outputs do not depend on cue order
-            if type_id not in touched:
-                continue
-            score = state.scores[type_id] = touched[type_id]
+        touched = scores.raise_scores(self.rules, state, moment.hits, t) if ev.speaker == "customer" else []
+        for type_id in touched:
             state.type_evidence_for(type_id).append(ev)
-            if score >= self._threshold and type_id not in state.tipped:
+            if type_id not in state.tipped and state.scores[type_id] >= self._threshold:
                 state.tipped.add(type_id)
                 state.flags[type_flag(type_id)] = ev
                 state.seen.add(type_flag(type_id))
                 crossed.append(type_id)
-        state.types = self._rounded(state)
-        top = self._top(state)
+        for type_id in self.rules.half_lives:  # a faded type may cross again later, and its flag goes
+            if type_id in state.tipped and scores.current(self.rules, state, type_id, t) < self._threshold:
+                state.tipped.discard(type_id)
+                state.flags.pop(type_flag(type_id), None)
+        if touched or self.rules.half_lives:
+            state.types = scores.all_at(self.rules, state, t)
+        top = scores.top_at(self.rules, state, t)
         if top != state.top:
             state.top = top
             state.classification = Classification(
-                call_id=state.call_id, t_ms=ev.t_ms, types=state.types, top=top,
+                call_id=state.call_id, t_ms=t, types=state.types, top=top,
                 evidence=tuple(state.type_evidence.get(top, ())) if top else (),
             )
             out.append(state.classification)
         return crossed
 
-    def _top(self, state: CallState) -> str | None:
-        best: str | None = None
-        best_score = self._threshold
-        for type_id in self.rules.types:  # pack order breaks ties
-            score = state.scores.get(type_id, 0.0)
-            if score >= best_score and (best is None or score > best_score):
-                best, best_score = type_id, score
-        return best
-
-    @staticmethod
-    def _rounded(state: CallState) -> dict[str, float]:
-        return {t: round(s, 2) for t, s in sorted(state.scores.items(), key=lambda kv: (-kv[1], kv[0]))}
-
     # -- prompts --------------------------------------------------------------------------------------
     def _fire(self, state: CallState, facts: dict[str, Any], moment: Moment, *,
               type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
         t = moment.t_ms
+        if not state.customer_spoke:  # the opening greeting is never a closing, nor anything to coach
+            return []
         for flag in state.flags:  # every fact is seen together with the call's state
             facts["s_" + flag] = 1
         if self._on_post is not None:

@@ -329,6 +329,7 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         computed=computed,
         states=states,
         types={t: dict(d.cues) for p in packs for t, d in p.manifest.types.items()},
+        half_lives={t: d.half_life_ms for p in packs for t, d in p.manifest.types.items() if d.half_life_ms},
         type_titles={t: dict(d.title) for p in packs for t, d in p.manifest.types.items()},
         checklist=tuple((c.id, c.done, c.applies_if) for p in packs for c in p.manifest.checklist),
         rules=rules,

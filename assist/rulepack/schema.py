@@ -37,8 +37,12 @@ class StateDecl(_Strict):
 
 
 class TypeDecl(_Strict):
+    """A customer type scored from cues; with `half_life_ms` its score fades once no fresh evidence came
+    for settings.fade_after_ms (a passing state such as anger, not a trait such as vulnerability)."""
+
     title: dict[str, str]
     cues: dict[str, float]
+    half_life_ms: int | None = Field(default=None, ge=1000)
 
     @field_validator("cues")
     @classmethod

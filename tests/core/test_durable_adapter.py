@@ -120,6 +120,8 @@ def test_every_rule_an_utterance_matches_fires(rules, prefilter):
     engine = Engine(rules, prefilter=prefilter)
     try:
         engine.feed({"type": "call.start", "call_id": "x", "lang": "en", "t_ms": 0})
+        engine.feed({"type": "utterance", "call_id": "x", "speaker": "customer", "text": "Hello.",
+                     "start_ms": 0, "end_ms": 500})  # prompts wait until the customer has spoken
         outputs = engine.feed({"type": "utterance", "call_id": "x", "speaker": "agent",
                                "text": "Calm down, we can't change it, it's company policy.",
                                "start_ms": 0, "end_ms": 3000})

@@ -29,6 +29,7 @@ from assist.replay import Step, replay
 EXAMPLES = sorted(p for p in (DEFAULT_RULES.parent / "examples").iterdir()
                   if p.suffix in {".jsonl", ".txt"})
 
+HELLO = "Hello, it's about my bill."
 ANGRY = "This is ridiculous, I've been waiting two weeks for a refund!"
 ANGRY_ZH = "你们这是推卸责任，太过分了！"
 
@@ -160,6 +161,7 @@ def test_checklist_item_that_does_not_apply_is_none(call):
 # -- cooldown, capacity, expiry ----------------------------------------------------------------------
 def test_the_same_rule_is_not_raised_again_within_its_cooldown(call, rules):
     cooldown = rules.rules["no-blame"].cooldown_ms
+    call.customer(HELLO, at=1000)  # prompts wait until the customer has spoken
     (first,) = of_rule(call.agent("Calm down.", at=2000), "no-blame")
     assert of_rule(call.agent("I'm sorry, let me sort it.", at=4000), "no-blame")[0].kind == "resolved"
 
@@ -171,11 +173,13 @@ def test_the_same_rule_is_not_raised_again_within_its_cooldown(call, rules):
 
 
 def test_an_open_prompt_is_not_raised_twice(call):
+    call.customer(HELLO, at=1000)  # prompts wait until the customer has spoken
     assert len(of_rule(call.agent("Calm down."), "no-blame")) == 1
     assert of_rule(call.agent("Calm down, listen to me."), "no-blame") == []
 
 
 def _three_warnings(call) -> list[Prompt]:
+    call.customer(HELLO, at=1000)  # prompts wait until the customer has spoken
     out = call.agent("It's company policy.")           # avoid-policy, warn
     out += call.agent("Honestly it's out of my hands.")  # avoid-powerless, warn
     out += call.agent("That's not covered.")            # dont-preempt, warn
@@ -205,6 +209,7 @@ def test_when_prompts_are_full_a_more_severe_one_supersedes_the_weakest_oldest(c
 def test_a_prompt_expires_on_a_tick_once_its_time_is_up(call, rules):
     expire = rules.rules["no-blame"].expire_ms
     assert expire is not None
+    call.customer(HELLO, at=1000)  # prompts wait until the customer has spoken
     (prompt,) = of_rule(call.agent("Calm down.", at=2000), "no-blame")
     assert of_rule(call.tick(2000 + expire - 1), "no-blame") == []
     (expired,) = of_rule(call.tick(2000 + expire), "no-blame")
@@ -292,6 +297,8 @@ def test_engine_lang_overrides_the_call_language(rules):
     engine = Engine(rules, lang="zh")
     try:
         engine.feed({"type": "call.start", "call_id": "x", "lang": "en", "t_ms": 0})
+        engine.feed({"type": "utterance", "call_id": "x", "speaker": "customer", "text": HELLO,
+                     "start_ms": 0, "end_ms": 500})
         outputs = engine.feed({"type": "utterance", "call_id": "x", "speaker": "agent", "text": "Calm down.",
                                "start_ms": 0, "end_ms": 900})
         (prompt,) = of_rule(outputs, "no-blame")  # English words still match; the advice is in Chinese
