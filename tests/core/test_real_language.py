@@ -3,8 +3,9 @@ fade once the customer calms down, and no coaching on the agent's opening greeti
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from conftest import Call
 
 from assist import Classification, CompiledRules, Prompt
 from assist.core.normalize import normalize
@@ -24,7 +25,7 @@ def rules_of(outputs: list[object]) -> list[str]:
     ("en", "I'm absolutely livid, this is the third time."),
 ])
 def test_one_strong_self_report_and_one_supporting_cue_classify_the_customer_angry(
-        call: Call, new_call: object, lang: str, text: str) -> None:
+        call: Any, new_call: object, lang: str, text: str) -> None:
     c = new_call("c2", lang=lang)  # type: ignore[operator]
     out = c.customer(text)
     assert tops(out) == ["angry"]
@@ -45,7 +46,7 @@ def test_a_plain_negation_still_cancels_it(rules: CompiledRules, text: str) -> N
     assert "anger" not in {h.cue for h in rules.matchers["customer"].match(normalize(text))}
 
 
-def test_an_angry_customer_who_calms_down_is_no_longer_shown_as_angry(call: Call) -> None:
+def test_an_angry_customer_who_calms_down_is_no_longer_shown_as_angry(call: Any) -> None:
     assert tops(call.customer("This is outrageous, I'm furious!", at=5_000)) == ["angry"]
     call.agent("I can hear how frustrating this has been. Let me fix it now.", at=10_000)
     # calm turns within a minute of the outburst: still angry
@@ -57,7 +58,7 @@ def test_an_angry_customer_who_calms_down_is_no_longer_shown_as_angry(call: Call
     assert summary.top is None and summary.types["angry"] < 0.6
 
 
-def test_a_trait_does_not_fade(call: Call) -> None:
+def test_a_trait_does_not_fade(call: Any) -> None:
     call.customer("I'm 82 and I live alone, I'm scared of getting this wrong.", at=5_000)
     call.agent("Take your time, we'll go step by step.", at=10_000)
     out = call.customer("Thank you, dear.", at=400_000)
@@ -65,7 +66,7 @@ def test_a_trait_does_not_fade(call: Call) -> None:
     assert call.end().top == "vulnerable"
 
 
-def test_a_faded_type_is_raised_again_when_the_anger_comes_back(call: Call) -> None:
+def test_a_faded_type_is_raised_again_when_the_anger_comes_back(call: Any) -> None:
     assert "tip-angry" in rules_of(call.customer("This is outrageous, I'm furious!", at=5_000))
     call.customer("Fine, thanks.", at=300_000)
     again = call.customer("It's broken AGAIN, I'm absolutely livid!", at=1_000_000)
@@ -83,12 +84,12 @@ def test_the_opening_greeting_raises_nothing(new_call: object, lang: str, greeti
     assert rules_of(c.customer(reply)) == []
 
 
-def test_nothing_is_raised_before_the_customer_speaks_but_the_same_words_later_are(call: Call) -> None:
+def test_nothing_is_raised_before_the_customer_speaks_but_the_same_words_later_are(call: Any) -> None:
     assert call.agent("Calm down, it's company policy.") == []
     call.customer("Hello, it's about my bill.")
     assert "no-blame" in rules_of(call.agent("Calm down, it's company policy."))
 
 
-def test_thanks_for_calling_still_closes_a_call(call: Call) -> None:
+def test_thanks_for_calling_still_closes_a_call(call: Any) -> None:
     call.customer("Thanks, that's sorted then.")
     assert "check-satisfaction" in rules_of(call.agent("Thanks for calling, bye."))
