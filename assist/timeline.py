@@ -6,7 +6,7 @@ import os
 import sys
 from typing import TextIO
 
-from assist.core.events import CallEnd, CallStart, Utterance
+from assist.core.events import AnyEvent, CallEnd, CallStart, Utterance
 from assist.core.normalize import snippet
 from assist.core.outputs import (
     CallWarning,
@@ -48,7 +48,14 @@ class Timeline:
             self.problems += 1
             print(self._c("bad", f"error: {item.message}"), file=sys.stderr)
             return
-        ev = item.event
+        self.event(item.event)
+        for out in item.outputs:
+            self.output(out)
+        if isinstance(item.event, CallEnd):
+            self._print()
+
+    def event(self, ev: AnyEvent) -> None:
+        """A call's header line or a final utterance's line; other events print nothing."""
         if isinstance(ev, CallStart):
             self._starts[ev.call_id] = ev.t_ms
             who = f" · agent {ev.agent_id}" if ev.agent_id else ""
@@ -56,10 +63,6 @@ class Timeline:
         elif isinstance(ev, Utterance) and ev.final:
             label = "AGENT   " if ev.speaker == "agent" else "CUSTOMER"
             self._print(f"[{self._clock(ev.call_id, ev.start_ms)}] {self._c(ev.speaker, label)}  {ev.text}")
-        for out in item.outputs:
-            self.output(out)
-        if isinstance(ev, CallEnd):
-            self._print()
 
     def output(self, out: Output) -> None:
         pad = " " * 10
