@@ -30,7 +30,8 @@ Sync = Literal["normal", "full"]
 _OPEN = "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, NULL, NULL)"
 _CLOSE = "UPDATE calls SET ended_at = ?, reason = ? WHERE call_id = ?"
 IN, OUT = 0, 1
-SCHEMA = """
+# The first layout (logs written before versioning have user_version 0 and this layout).
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS calls (
     call_id   TEXT PRIMARY KEY,
     agent_id  TEXT,
@@ -57,6 +58,15 @@ CREATE TABLE IF NOT EXISTS summaries_due (  -- call summaries the webhook has no
 CREATE INDEX IF NOT EXISTS rows_call ON rows (call_id, n);
 CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at) WHERE ended_at IS NOT NULL;
 """
+
+# Each step takes a log from version i to i + 1 (PRAGMA user_version), in one transaction. Append a step for
+# any change of layout; never edit a released one. A log from an older assist is upgraded when opened.
+MIGRATIONS: tuple[str, ...] = (
+    _SCHEMA_1,
+    # 2: recovery lists the open calls through their own index, not a scan of every retained call
+    "CREATE INDEX IF NOT EXISTS calls_open ON calls (first_n) WHERE ended_at IS NULL;",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class CallLogError(AssistError):
@@ -87,16 +97,34 @@ def _connect(path: Path, sync: Sync) -> sqlite3.Connection:
     return db
 
 
+def upgrade(db: sqlite3.Connection, path: Path) -> int:
+    """Bring the log to SCHEMA_VERSION (a new file gets every step); return the version it had. Raise
+    CallLogError for a log written by a newer assist, or a file that is not a call log."""
+    try:
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise CallLogError(f"{path}: call log schema version {found} was written by a newer assist; this one "
+                               f"reads versions up to {SCHEMA_VERSION} (upgrade assist, or use another --log)")
+        for version in range(found, SCHEMA_VERSION):  # each step and its new version number commit together
+            try:
+                db.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
+                                 f"PRAGMA user_version = {version + 1};\nCOMMIT;")
+            except sqlite3.Error:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+    except sqlite3.Error as exc:
+        raise CallLogError(f"{path}: not a call log, or not writable ({exc})") from None
+    return found
+
+
 class CallLog:
     """Appends rows in batches; reads what recovery, export, idempotency and purge need."""
 
     def __init__(self, path: str | Path, *, sync: Sync = "normal", checkpoint_s: float | None = 1.0):
         self.path = Path(path)
         self.db = _connect(self.path, sync)
-        try:
-            self.db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise CallLogError(f"{self.path}: not a call log, or not writable ({exc})") from None
+        upgrade(self.db, self.path)
         self.reads = _connect(self.path, sync)  # the loop thread's; `db` may be writing in GroupCommit's thread
         self.next_n = (self.db.execute("SELECT max(n) FROM (SELECT max(n) AS n FROM rows UNION ALL "
                                        "SELECT max(n) FROM summaries_due)").fetchone()[0] or 0) + 1
