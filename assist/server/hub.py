@@ -295,6 +295,8 @@ class Hub:
         if reason is not None:
             msg["reason"] = reason
         self._deliver(live.agent_id, json.dumps(msg, ensure_ascii=False), NORMAL, None)
+        log.info(f"call_{status}", extra={"call_id": live.call_id, "agent_id": live.agent_id,
+                                          **({"reason": reason} if reason else {})})
 
     def _route(self, live: LiveCall, outputs: list[Output], stamp: float | None) -> None:
         for out in outputs:

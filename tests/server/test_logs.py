@@ -39,7 +39,9 @@ def test_serve_logs_json_lines_and_announces_itself_once(tmp_path: Path) -> None
         listening = _wait_for(err, "listening", proc)
         ws_url = listening["url"].replace("http://", "ws://") + "ingest"
         with connect(ws_url, additional_headers={"Authorization": "Bearer cti-secret"}) as ws:
-            ws.send(json.dumps({"type": "call.start", "call_id": "c1", "t_ms": 0, "lang": "en"}))
+            ws.send(json.dumps({"type": "call.start", "call_id": "c1", "t_ms": 0, "lang": "en", "agent_id": "a7"}))
+            assert json.loads(ws.recv())["type"] == "ack"
+            ws.send(json.dumps({"type": "call.end", "call_id": "c1", "t_ms": 5000}))
             assert json.loads(ws.recv())["type"] == "ack"
         _wait_for(err, "disconnected", proc)
     finally:
@@ -53,6 +55,10 @@ def test_serve_logs_json_lines_and_announces_itself_once(tmp_path: Path) -> None
     assert events.count("listening") == 1 and not any("serving on" in e or "server listening" in e for e in events)
     assert {"logger": "assist.server", "event": "connected", "role": "cti"}.items() <= lines[1].items()
     assert not [line for line in lines if line["logger"].startswith("websockets")]
+    started = next(line for line in lines if line["event"] == "call_started")
+    ended = next(line for line in lines if line["event"] == "call_ended")
+    assert started["call_id"] == ended["call_id"] == "c1" and started["agent_id"] == "a7"
+    assert ended["reason"] == "ended"
 
 
 def test_an_exception_is_a_field_of_its_one_line(restore_logging: None) -> None:
