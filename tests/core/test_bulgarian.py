@@ -178,3 +178,41 @@ def test_a_strong_bulgarian_self_report_alone_makes_the_customer_angry(engine):
 def test_calling_again_and_again_is_a_repeated_complaint(rules):
     assert "repeat_complaint" in cue_names(rules, "customer", "Три пъти ви звъня за това!")
     assert "repeat_complaint" not in cue_names(rules, "customer", "Три пъти седмично ползвам услугата.")
+
+
+CALM_BG = [
+    "Здравейте, искам да проверя дали сте получили плащането ми.",
+    "Добър ден, бих искала да сменя тарифата си от следващия месец.",
+    "Кога ще дойде куриерът? Вкъщи съм до пет часа.",
+    "Искам да попитам колко струва новият телефон и дали има гаранция.",
+    "Имам въпрос за сметката, там пише една такса, която не разбирам добре.",
+    "Постоянно ползвам интернета за работа, затова искам по-бърз план.",
+    "Искам да платя сметката веднага, може ли с карта?",
+    "Интересува ме дали имате отстъпка за студенти.",
+    "Четох, че имате нова оферта, разкажете ми повече.",
+    "Пак ще ви се обадя, ако има нещо.",
+    "Три пъти седмично ползвам роуминг, има ли пакет за това?",
+    "Работя като адвокат и искам фактура на фирмата.",
+]
+UPSET_BG = [
+    "Това е пълна подигравка, три пъти ви звъня и никой нищо не прави!",
+    "Бесен съм, от седмица съм без интернет!",
+    "Писна ми от вас, чакам вече месец!",
+    "Срамота! Голяма фирма, а никой не ми отговаря.",
+    "До гуша ми дойде от вашите обещания!",
+    "Вие сте некадърници!",
+]
+
+
+@pytest.mark.parametrize("text", CALM_BG)
+def test_a_calm_bulgarian_customer_is_not_taken_for_angry_or_abusive(engine, text):
+    _start(engine, "calm", "bg")
+    tops = [o.top for o in _say(engine, "calm", text, 0) if isinstance(o, Classification)]
+    assert not set(tops) & {"angry", "abusive"}
+
+
+@pytest.mark.parametrize("text", UPSET_BG)
+def test_an_upset_bulgarian_customer_is_noticed_in_one_turn(engine, text):
+    _start(engine, "upset", "bg")
+    tops = [o.top for o in _say(engine, "upset", text, 0) if isinstance(o, Classification)]
+    assert tops and tops[-1] in {"angry", "abusive"}
