@@ -57,6 +57,48 @@ class Computed(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledCondition:
+    """One condition of a rule's `when:`; the rule fires when any of its conditions holds.
+
+    :func:`assist.core.durable_adapter.ruleset_json` turns it into durable_rules' terms, which decide.
+    :meth:`may_match` is its positive half checked in Python before posting: necessary, not sufficient
+    (the `none` and state parts are left to durable_rules); it spares durable_rules the utterances no
+    rule could match.
+    """
+
+    rule: str
+    on: str                              # agent | customer | any | silence | type
+    type: str | None                     # the customer type of an `on: type` rule
+    all: tuple[str, ...]                 # cues that must all be heard
+    any: tuple[str, ...]                 # cues of which one must be heard
+    none: tuple[str, ...]                # cues that must not be heard
+    state: tuple[str, ...]               # flags that must be set
+    not_state: tuple[str, ...]           # flags that must not be set
+    cue_mins: tuple[tuple[str, int], ...]      # cue → distinct phrases at least
+    feature_mins: tuple[tuple[str, int], ...]  # feature (words, gap_ms…) → at least
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The cues one of which must be heard for this condition to hold (empty: none needed)."""
+        return frozenset(self.all) | frozenset(self.any) | {c for c, _ in self.cue_mins}
+
+    def may_match(self, present: Mapping[str, int], features: Mapping[str, int]) -> bool:
+        for cue in self.all:  # plain loops: this runs for every utterance, on tuples of one or two
+            if cue not in present:
+                return False
+        if self.any:
+            for cue in self.any:
+                if cue in present:
+                    break
+            else:
+                return False
+        for cue, least in self.cue_mins:
+            if present.get(cue, 0) < least:
+                return False
+        return all(features[name] >= least for name, least in self.feature_mins)
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     id: str
     severity: str
@@ -69,24 +111,7 @@ class CompiledRule:
     supervisor: bool
     cues: frozenset[str]
     states: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """The positive half of one rule condition: cues that must be there and minimums that must be met.
-    Checked in Python before posting, it is necessary but not sufficient (durable_rules still decides,
-    with the `none`/state parts); it spares durable_rules the utterances no rule could match."""
-
-    rule: str
-    all: frozenset[str]
-    any: frozenset[str]
-    cue_mins: tuple[tuple[str, int], ...]
-    feature_mins: tuple[tuple[str, int], ...]
-
-    def open(self, present: Mapping[str, int], features: Mapping[str, int]) -> bool:
-        return (self.all <= present.keys() and (not self.any or not self.any.isdisjoint(present))
-                and all(present.get(c, 0) >= v for c, v in self.cue_mins)
-                and all(features[f] >= v for f, v in self.feature_mins))
+    conditions: tuple[CompiledCondition, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +136,9 @@ class CompiledRules:
     rules: dict[str, CompiledRule]
     ruleset: dict[str, Any]
     silence_thresholds: tuple[int, ...]  # the silence_ms minimums of `on: silence` rules, ascending
-    # per speaker: gates of rules on that speaker; those a given cue can open, and those with no cue
-    gates_by_cue: dict[str, dict[str, tuple[Gate, ...]]]
-    gates_always: dict[str, tuple[Gate, ...]]
+    # per speaker: conditions of rules on that speaker; those a given cue can open, and those with no cue
+    conditions_by_cue: dict[str, dict[str, tuple[CompiledCondition, ...]]]
+    conditions_always: dict[str, tuple[CompiledCondition, ...]]
     state_index: dict[str, tuple[str, ...]]          # cue → states whose set/clear entries mention it
     type_index: dict[str, tuple[tuple[str, float], ...]]  # cue → (type, weight)
 
@@ -121,7 +146,3 @@ class CompiledRules:
 def type_flag(type_id: str) -> str:
     """The state flag set once a customer type crosses the threshold (usable in `state:`)."""
     return f"type_{type_id}"
-
-
-def done_flag(index: int) -> str:
-    return f"d_{index}"

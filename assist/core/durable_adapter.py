@@ -29,15 +29,75 @@ import itertools
 import threading
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from durable import engine as _durable
 
+from assist.core.compiled import CompiledCondition, CompiledRule
 from assist.errors import CapacityError
 
 SESSION = "all"  # the one sid every call's events are posted under
+
+# -- the encoding: rules as durable_rules terms, what the engine heard as facts -----------------------
+# A fact is one flat dict: `k` what it is about (a speaker's utterance, a silence, a type crossing),
+# `t` the type crossed, `c_<cue>` distinct phrases heard of a cue, `f_<feature>` a number (words,
+# gap_ms…), `s_<flag>` a call state flag that is set, `d_<i>` rule i already fired on this fact.
+_KIND = {"agent": "a", "customer": "c", "silence": "s", "type": "t"}
+
+
+def _done_flag(index: int) -> str:
+    return f"d_{index}"
+
+
+def _condition_json(cond: CompiledCondition, done: str) -> dict[str, Any]:
+    terms: list[dict[str, Any]] = []
+    if cond.on == "any":
+        terms.append({"$or": [{"k": _KIND["agent"]}, {"k": _KIND["customer"]}]})
+    else:
+        terms.append({"k": _KIND[cond.on]})
+    if cond.on == "type":
+        terms.append({"t": cond.type})
+    terms.extend({"$gte": {f"c_{cue}": 1}} for cue in cond.all)
+    if cond.any:
+        alts = [{"$gte": {f"c_{cue}": 1}} for cue in cond.any]
+        terms.append(alts[0] if len(alts) == 1 else {"$or": alts})
+    terms.extend({"$nex": {f"c_{cue}": 1}} for cue in cond.none)
+    terms.extend({"$ex": {f"s_{flag}": 1}} for flag in cond.state)
+    terms.extend({"$nex": {f"s_{flag}": 1}} for flag in cond.not_state)
+    terms.extend({"$gte": {f"c_{cue}": least}} for cue, least in cond.cue_mins)
+    terms.extend({"$gte": {f"f_{name}": least}} for name, least in cond.feature_mins)
+    terms.append({"$nex": {done: 1}})
+    return {"$and": terms}
+
+
+def ruleset_json(rules: Iterable[CompiledRule]) -> dict[str, Any]:
+    """The durable_rules definition of `rules` (in the order given, which :class:`DurableRules` is
+    handed too): one rule each, excluded from a fact once it has fired on it (its done flag)."""
+    out: dict[str, Any] = {}
+    for i, rule in enumerate(rules):
+        conds = [_condition_json(c, _done_flag(i)) for c in rule.conditions]
+        out[rule.id] = {"all": [{"m": conds[0] if len(conds) == 1 else {"$or": conds}}], "run": rule.id}
+    return out
+
+
+def encode_facts(on: str, flags: Iterable[str], *, cues: Mapping[str, int] | None = None,
+                 features: Mapping[str, int] | None = None, type_id: str | None = None) -> dict[str, Any]:
+    """One fact for :meth:`DurableRules.evaluate`: what was heard (`on` a speaker, 'silence' or 'type'),
+    seen together with the call's state `flags`."""
+    facts: dict[str, Any] = {"k": _KIND[on]}
+    if features:
+        for name, value in features.items():
+            facts["f_" + name] = value
+    if cues:
+        for cue, n in cues.items():
+            facts["c_" + cue] = n
+    if type_id is not None:
+        facts["t"] = type_id
+    for flag in flags:
+        facts["s_" + flag] = 1
+    return facts
 
 
 class _QuietHost(_durable.Host):  # type: ignore[misc]
@@ -91,11 +151,11 @@ class Fired:
 class DurableRules:
     """Evaluate a compiled ruleset for up to `max_calls` open calls, all through one durable_rules session."""
 
-    def __init__(self, name: str, definition: Mapping[str, Any], done_flags: Mapping[str, str],
-                 max_calls: int):
+    def __init__(self, name: str, definition: Mapping[str, Any], rule_ids: Sequence[str], max_calls: int):
+        """`definition` is :func:`ruleset_json` of the rules whose ids are `rule_ids`, in that order."""
         self._shared = _shared()
         self._ruleset = name
-        self._done = dict(done_flags)
+        self._done = {rule: _done_flag(i) for i, rule in enumerate(rule_ids)}
         self._max_calls = max_calls
         self._calls: set[str] = set()
         with self._shared.lock:

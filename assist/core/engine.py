@@ -11,9 +11,9 @@ from typing import Any
 
 from assist.core import scores
 from assist.core.call import CallState, Moment
-from assist.core.compiled import CompiledRule, CompiledRules, done_flag, type_flag
+from assist.core.compiled import CompiledRule, CompiledRules, type_flag
 from assist.core.cues import CueHit
-from assist.core.durable_adapter import DurableRules
+from assist.core.durable_adapter import DurableRules, encode_facts
 from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, parse_event
 from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, snippet, word_count
 from assist.core.outputs import (
@@ -33,7 +33,6 @@ from assist.core.outputs import (
 from assist.core.prompts import compose
 from assist.errors import EventError
 
-_KIND = {"agent": "a", "customer": "c"}
 _MIN_RATE_MS = 1500  # shorter utterances give no meaningful speech rate
 DEFAULT_MAX_CALLS = 2500  # open calls per engine; the server's limits.max_calls defaults to this
 
@@ -68,8 +67,7 @@ class Engine:
         self._prefilter = prefilter
         self._calls: dict[str, CallState] = {}
         self._runner = DurableRules(
-            f"{'+'.join(rules.packs)}@{rules.digest}", rules.ruleset,
-            {rid: done_flag(i) for i, rid in enumerate(rules.rules)}, max_calls,
+            f"{'+'.join(rules.packs)}@{rules.digest}", rules.ruleset, list(rules.rules), max_calls,
         )
         self._threshold = rules.settings.type_threshold
 
@@ -190,10 +188,9 @@ class Engine:
             if threshold in state.silence_done or now < at:
                 continue
             state.silence_done.add(threshold)
-            facts: dict[str, Any] = {"k": "s", "f_silence_ms": threshold}
             moment = Moment(at, state.last_evidence, [], Counter(), 0)
             out.extend(self._expire(state, at))
-            out.extend(self._fire(state, facts, moment, could_fire=None))
+            out.extend(self._fire(state, moment, "silence", features={"silence_ms": threshold}))
         return out
 
     # -- utterances ---------------------------------------------------------------------------------
@@ -244,14 +241,10 @@ class Engine:
 
         could_fire = self._could_fire(u.speaker, moment, features) if self._prefilter else None
         if could_fire != 0:
-            facts: dict[str, Any] = {"k": _KIND[u.speaker]}
-            for name, value in features.items():
-                facts["f_" + name] = value
-            for cue, n in moment.present.items():
-                facts["c_" + cue] = n
-            out.extend(self._fire(state, facts, moment, could_fire=could_fire))
+            out.extend(self._fire(state, moment, u.speaker, cues=moment.present, features=features,
+                                  could_fire=could_fire))
         for type_id in crossed:
-            out.extend(self._fire(state, {"k": "t", "t": type_id}, moment, type_id=type_id, could_fire=1))
+            out.extend(self._fire(state, moment, "type", type_id=type_id, could_fire=1))
         if u.speaker == "agent" and words > self.rules.settings.backchannel_words:
             state.run_words = 0  # a real answer ends the customer's run; "mm-hmm" does not
         state.ends[u.speaker] = max(u.end_ms, state.ends.get(u.speaker, 0))
@@ -266,12 +259,12 @@ class Engine:
         """How many rules could fire on this utterance (their cues and minimums are met): 0 means it
         need not be posted at all, and once that many have fired no repost is needed."""
         present = moment.present
-        gates = self.rules.gates_always[speaker]
-        by_cue = self.rules.gates_by_cue[speaker]
+        always = self.rules.conditions_always[speaker]
+        by_cue = self.rules.conditions_by_cue[speaker]
         possible: set[str] = set()
-        for gate in (*gates, *(g for cue in present for g in by_cue.get(cue, ()))):
-            if gate.rule not in possible and gate.open(present, features):
-                possible.add(gate.rule)
+        for cond in (*always, *(c for cue in present for c in by_cue.get(cue, ()))):
+            if cond.rule not in possible and cond.may_match(present, features):
+                possible.add(cond.rule)
         return len(possible)
 
     def _update_flags(self, state: CallState, speaker: str, moment: Moment) -> None:
@@ -315,13 +308,15 @@ class Engine:
         return crossed
 
     # -- prompts --------------------------------------------------------------------------------------
-    def _fire(self, state: CallState, facts: dict[str, Any], moment: Moment, *,
-              type_id: str | None = None, could_fire: int | None = None) -> list[Output]:
+    def _fire(self, state: CallState, moment: Moment, on: str, *, cues: Mapping[str, int] | None = None,
+              features: Mapping[str, int] | None = None, type_id: str | None = None,
+              could_fire: int | None = None) -> list[Output]:
+        """Post what was heard `on` a speaker, a silence or a type crossing, seen together with the
+        call's state flags; open the prompts of the rules that fire."""
         t = moment.t_ms
         if not state.customer_spoke:  # the opening greeting is never a closing, nor anything to coach
             return []
-        for flag in state.flags:  # every fact is seen together with the call's state
-            facts["s_" + flag] = 1
+        facts = encode_facts(on, state.flags, cues=cues, features=features, type_id=type_id)
         if self._on_post is not None:
             self._on_post(state.call_id, facts)
         result = self._runner.evaluate(state.call_id, facts, could_fire)

@@ -1,8 +1,8 @@
 """Check rule packs against each other and compile them once into what the engine runs.
 
-The conditions of every rule become one durable_rules ruleset (JSON definition, built here as
-plain data; only :mod:`assist.core.durable_adapter` hands it to durable_rules). Cue lexicons become
-one multi-pattern matcher per speaker.
+Each rule condition becomes a ``CompiledCondition``, which :mod:`assist.core.durable_adapter` (the one
+home of the durable_rules encoding) turns into one ruleset. Cue lexicons become one multi-pattern
+matcher per speaker.
 """
 
 from __future__ import annotations
@@ -14,22 +14,21 @@ import string
 from typing import Any
 
 from assist.core.compiled import (
+    CompiledCondition,
     CompiledRule,
     CompiledRules,
-    Gate,
     Intensity,
     StateRule,
-    done_flag,
     type_flag,
 )
 from assist.core.cues import STEM, CueMatcher, CuePatterns
+from assist.core.durable_adapter import ruleset_json
 from assist.core.normalize import to_traditional
 from assist.errors import RulePackError
 from assist.rulepack.load import RulePack
 from assist.rulepack.schema import FEATURES, Condition, LexEntry, Rule
 
 WHY_FIELDS = frozenset({"heard", "words", "run_words", "type"})
-_SPEAKER_KIND = {"agent": "a", "customer": "c"}
 
 
 def combos(entries: list[str]) -> tuple[frozenset[str], ...]:
@@ -201,44 +200,16 @@ def coverage(packs: list[RulePack], minimum: int = 5) -> list[str]:
     return out
 
 
-def _field(prefix: str, name: str) -> str:
-    return f"{prefix}_{name}"
+def _compiled_condition(rule: Rule, cond: Condition) -> CompiledCondition:
+    return CompiledCondition(
+        rule=rule.id, on=rule.on, type=cond.type, all=tuple(cond.all), any=tuple(cond.any), none=tuple(cond.none),
+        state=tuple(cond.state), not_state=tuple(cond.not_state),
+        cue_mins=tuple((k, v) for k, v in cond.min.items() if k not in FEATURES),
+        feature_mins=tuple((k, v) for k, v in cond.min.items() if k in FEATURES),
+    )
 
 
-def _condition_json(on: str, cond: Condition, done_flag: str) -> dict[str, Any]:
-    terms: list[dict[str, Any]] = []
-    if on in _SPEAKER_KIND:
-        terms.append({"k": _SPEAKER_KIND[on]})
-    elif on == "any":
-        terms.append({"$or": [{"k": "a"}, {"k": "c"}]})
-    elif on == "silence":
-        terms.append({"k": "s"})
-    else:
-        terms.extend([{"k": "t"}, {"t": cond.type}])
-    terms.extend({"$gte": {_field("c", cue): 1}} for cue in cond.all)
-    if cond.any:
-        alts = [{"$gte": {_field("c", cue): 1}} for cue in cond.any]
-        terms.append(alts[0] if len(alts) == 1 else {"$or": alts})
-    terms.extend({"$nex": {_field("c", cue): 1}} for cue in cond.none)
-    terms.extend({"$ex": {_field("s", st): 1}} for st in cond.state)
-    terms.extend({"$nex": {_field("s", st): 1}} for st in cond.not_state)
-    for key, value in cond.min.items():
-        terms.append({"$gte": {_field("f" if key in FEATURES else "c", key): value}})
-    terms.append({"$nex": {done_flag: 1}})
-    return {"$and": terms}
-
-
-def ruleset_json(rules: list[Rule]) -> dict[str, Any]:
-    """durable_rules definition: one rule per pack rule, each excluded once it has fired (done flag)."""
-    out: dict[str, Any] = {}
-    for i, rule in enumerate(rules):
-        conds = [_condition_json(rule.on, c, done_flag(i)) for c in rule.conditions]
-        m = conds[0] if len(conds) == 1 else {"$or": conds}
-        out[rule.id] = {"all": [{"m": m}], "run": rule.id}
-    return out
-
-
-def _say(rule: Rule, languages: list[str]) -> dict[str, str]:
+def _say(rule: Rule) -> dict[str, str]:
     say = dict(rule.say)
     if "zh" in say:
         say["zh-Hant"] = to_traditional(say["zh"])
@@ -279,30 +250,28 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
     languages = list(dict.fromkeys(lang for p in packs for lang in p.manifest.languages))
     rules = {
         r.id: CompiledRule(
-            id=r.id, severity=r.severity, on=r.on, say=_say(r, languages), why=dict(r.why),
+            id=r.id, severity=r.severity, on=r.on, say=_say(r), why=dict(r.why),
             resolved_by=combos(r.resolved_by), cooldown_ms=r.cooldown_ms, expire_ms=r.expire_ms,
             supervisor=r.supervisor,
             cues=frozenset(c for cond in r.conditions for c in _condition_cues(cond) - set(cond.none)),
             states=tuple(dict.fromkeys(s for cond in r.conditions for s in cond.state)),
+            conditions=tuple(_compiled_condition(r, cond) for cond in r.conditions),
         )
         for r in all_rules
     }
-    ruleset = ruleset_json(all_rules)
-    gates_by_cue: dict[str, dict[str, list[Gate]]] = {"agent": {}, "customer": {}}
-    gates_always: dict[str, list[Gate]] = {"agent": [], "customer": []}
-    for r in all_rules:
-        speakers = {"agent": ["agent"], "customer": ["customer"], "any": ["agent", "customer"]}.get(r.on, [])
-        for cond in r.conditions:
-            gate = Gate(r.id, frozenset(cond.all), frozenset(cond.any),
-                        tuple((k, v) for k, v in cond.min.items() if k not in FEATURES),
-                        tuple((k, v) for k, v in cond.min.items() if k in FEATURES))
-            keys = gate.all | gate.any | {c for c, _ in gate.cue_mins}
+    ruleset = ruleset_json(rules.values())
+    by_cue: dict[str, dict[str, list[CompiledCondition]]] = {"agent": {}, "customer": {}}
+    always: dict[str, list[CompiledCondition]] = {"agent": [], "customer": []}
+    for rule in rules.values():
+        speakers = {"agent": ["agent"], "customer": ["customer"], "any": ["agent", "customer"]}.get(rule.on, [])
+        for cond in rule.conditions:
+            keys = cond.keys
             for spk in speakers:
                 if keys:
                     for cue in keys:
-                        gates_by_cue[spk].setdefault(cue, []).append(gate)
+                        by_cue[spk].setdefault(cue, []).append(cond)
                 else:
-                    gates_always[spk].append(gate)
+                    always[spk].append(cond)
     state_index: dict[str, list[str]] = {}
     for p in packs:
         for name, sdecl in p.manifest.state.items():
@@ -336,8 +305,8 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         ruleset=ruleset,
         silence_thresholds=tuple(sorted({c.min["silence_ms"] for r in all_rules if r.on == "silence"
                                          for c in r.conditions if "silence_ms" in c.min})),
-        gates_by_cue={spk: {c: tuple(g) for c, g in m.items()} for spk, m in gates_by_cue.items()},
-        gates_always={k: tuple(v) for k, v in gates_always.items()},
+        conditions_by_cue={spk: {c: tuple(g) for c, g in m.items()} for spk, m in by_cue.items()},
+        conditions_always={k: tuple(v) for k, v in always.items()},
         state_index={k: tuple(v) for k, v in state_index.items()},
         type_index={k: tuple(v) for k, v in type_index.items()},
     )
