@@ -55,11 +55,11 @@ def test_feedback_is_counted_from_the_logged_sidebar_events(rules: CompiledRules
     assert fb == {
         "acknowledge-before-apology": {"helpful": 1},
         "acknowledge-emotion": {"dismiss": 1},
-        "avoid-policy": {"not_helpful": 1, "helpful": 1},
+        "avoid-policy": {"helpful": 1},  # rated not helpful, then helpful: one rating per prompt, the last wins
         "tip-angry": {"ack": 1},
     }
     assert report.rules["acknowledge-before-apology"].helpful_ratio == 1.0
-    assert report.rules["avoid-policy"].helpful_ratio == 0.5
+    assert report.rules["avoid-policy"].helpful_ratio == 1.0
     assert report.rules["tip-angry"].helpful_ratio is None  # an ack is not a vote
     # dismissed and acked prompts leave the sidebar, so the agent's later turn does not count as resolving them
     assert report.rules["acknowledge-emotion"].resolved == 0
@@ -159,8 +159,8 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     d = json.loads(capsys.readouterr().out)
     assert d["calls"] == 1 and d["prompts"] == 4
     policy = next(r for r in d["rules"] if r["rule"] == "avoid-policy")
-    assert policy["feedback"] == {"helpful": 1, "not_helpful": 1, "dismiss": 0, "ack": 0}
-    assert policy["helpful_ratio"] == 0.5
+    assert policy["feedback"] == {"helpful": 1, "not_helpful": 0, "dismiss": 0, "ack": 0}  # the last rating wins
+    assert policy["helpful_ratio"] == 1.0
     assert policy["median_resolve_ms"] == 12_600
     assert d["customer_types"] == {"angry": 1}
 

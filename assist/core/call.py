@@ -59,6 +59,7 @@ class CallState:
     silence_done: set[int] = field(default_factory=set)   # silence thresholds already passed in this gap
     prompt_rules: dict[str, str] = field(default_factory=dict)  # prompt id → rule (for feedback)
     feedback: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, action) → n
+    ratings: dict[str, str] = field(default_factory=dict)  # prompt id → its last rating (the one that counts)
     lang_warned: bool = False        # the call's language has no lexicon and the warning went out
 
     def type_evidence_for(self, type_id: str) -> deque[Evidence]:

@@ -172,6 +172,15 @@ class Engine:
         if rule is None:
             raise EventError(f"unknown prompt '{fb.prompt_id}' in call '{state.call_id}': expected the id of a "
                              "prompt raised in this call", field="prompt_id", expected="a prompt id", got=fb.prompt_id)
+        if fb.action in ("helpful", "not_helpful"):  # one rating per prompt: the last one wins
+            before = state.ratings.get(fb.prompt_id)
+            if before == fb.action:
+                return []
+            if before is not None:
+                state.feedback[(rule, before)] -= 1
+                if not state.feedback[(rule, before)]:
+                    del state.feedback[(rule, before)]
+            state.ratings[fb.prompt_id] = fb.action
         state.feedback[(rule, fb.action)] += 1
         open_prompt = state.open.get(rule)
         if fb.action in ("ack", "dismiss") and open_prompt is not None and open_prompt.id == fb.prompt_id:

@@ -7,29 +7,63 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from assist.errors import EventError
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # lone UTF-16 halves: no encoder can write them (UTF-8, SQLite)
 NO_SURROGATES = "text without lone UTF-16 surrogates (U+D800-U+DFFF)"
 MAX_INT = 2**53 - 1  # the largest integer JavaScript clients and SQLite both hold exactly
+MAX_ID_CHARS = 128   # call, agent, utterance and prompt ids, and language tags
+MAX_EXTRA_FIELDS = 16  # fields an event may carry besides its own (kept in the call log, never read)
+MAX_EXTRA_CHARS = 4096  # their total size as JSON
+MAX_EXTRA_DEPTH = 8
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, bidi/zero-width formats, ...
+ID_EXPECTED = (f"an identifier of at most {MAX_ID_CHARS} characters with no control or format characters "
+               "(such as U+202E or U+200B)")
+
+
+def _printable_id(value: str) -> str:
+    """Refuse control and format characters: a U+202E in a call id mirrors the pages' headers."""
+    if value.isascii():
+        bad = _ASCII_CONTROL.search(value)
+        ch = bad.group() if bad else None
+    else:
+        ch = next((c for c in value if unicodedata.category(c) in _HIDDEN), None)
+    if ch is not None:
+        raise ValueError(f"{ID_EXPECTED}; found U+{ord(ch):04X}")
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_printable_id)]
+LangTag = Annotated[str, Field(max_length=MAX_ID_CHARS), AfterValidator(_printable_id)]  # "" means none
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
 
-    call_id: str = Field(min_length=1, max_length=200)
+    call_id: Identifier
     seq: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
 class CallStart(_Event):
     type: Literal["call.start"]
     t_ms: int = Field(ge=0, le=MAX_INT)
-    agent_id: str | None = None
-    lang: str | None = None
+    agent_id: Identifier | None = None
+    lang: LangTag | None = None
 
 
 class Utterance(_Event):
@@ -39,7 +73,7 @@ class Utterance(_Event):
     start_ms: int = Field(ge=0, le=MAX_INT)
     end_ms: int = Field(ge=0, le=MAX_INT)
     final: bool = True
-    utterance_id: str | None = None
+    utterance_id: Identifier | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @field_validator("end_ms")
@@ -73,7 +107,7 @@ class Feedback(_Event):
 
     type: Literal["feedback"]
     t_ms: int = Field(ge=0, le=MAX_INT)
-    prompt_id: str = Field(min_length=1, max_length=200)
+    prompt_id: Identifier
     action: Literal["ack", "dismiss", "helpful", "not_helpful"]
 
 
@@ -81,6 +115,9 @@ AnyEvent = CallStart | Utterance | CallEnd | Tick | Feedback
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
 EVENT_TYPES = ("call.start", "utterance", "call.end", "tick", "feedback")
+_MODELS: dict[str, type[BaseModel]] = {"call.start": CallStart, "utterance": Utterance, "call.end": CallEnd,
+                                       "tick": Tick, "feedback": Feedback}
+_OWN_FIELDS = {kind: frozenset(model.model_fields) for kind, model in _MODELS.items()}
 
 
 def event_time(event: AnyEvent) -> int:
@@ -120,6 +157,36 @@ def unencodable(obj: Any) -> tuple[str, str] | None:
     return None
 
 
+def _extras_problem(obj: dict[str, Any], own: frozenset[str]) -> tuple[str, str] | None:
+    """(field, expected) when the fields an event carries beyond its own are too many, too big or
+    too deep: they are stored with every event, so they are bounded like everything else."""
+    extra = [k for k in obj if k not in own]
+    if not extra:
+        return None
+    if len(extra) > MAX_EXTRA_FIELDS:
+        return "", f"at most {MAX_EXTRA_FIELDS} fields besides the event's own, got {len(extra)}"
+    size = 0
+    for key in extra:
+        if len(key) > MAX_ID_CHARS:
+            return key[:40], f"field names of at most {MAX_ID_CHARS} characters"
+        stack: list[tuple[str, Any, int]] = [(key, obj[key], 1)]
+        while stack:
+            path, value, depth = stack.pop()
+            if depth > MAX_EXTRA_DEPTH:
+                return path, f"extra fields nested at most {MAX_EXTRA_DEPTH} deep"
+            if isinstance(value, dict):
+                stack.extend((f"{path}.{k}", v, depth + 1) for k, v in value.items())
+                size += sum(len(str(k)) + 4 for k in value)
+            elif isinstance(value, list):
+                stack.extend((f"{path}.{i}", v, depth + 1) for i, v in enumerate(value))
+                size += 2 + len(value)
+            else:
+                size += len(value) + 2 if isinstance(value, str) else 24
+            if size > MAX_EXTRA_CHARS:
+                return key, f"extra fields of at most {MAX_EXTRA_CHARS} characters in all"
+    return None
+
+
 def safe_echo(value: Any) -> str | int | None:
     """A client's `seq`/`call_id` as an error frame may echo it: an int or a short clean string."""
     if isinstance(value, bool) or value is None:
@@ -149,6 +216,11 @@ def parse_event(obj: Any, where: str = "") -> AnyEvent:
             f"field 'type': expected one of {', '.join(EVENT_TYPES)}, got {describe(kind)}",
             where=where, field="type", expected=" | ".join(EVENT_TYPES), got=describe(kind),
         )
+    extras = _extras_problem(obj, _OWN_FIELDS[kind])
+    if extras is not None:
+        field, expected = extras
+        raise EventError(f"field '{field}': expected {expected}", where=where, field=field, expected=expected,
+                         got=describe(obj.get(field)) if field else f"{len(obj)} fields")
     try:
         return _EVENT.validate_python(obj)
     except ValidationError as exc:

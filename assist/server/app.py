@@ -36,7 +36,7 @@ from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.gctune import QuietGC
-from assist.server.guard import IngestBudget
+from assist.server.guard import ConnectionCaps, IngestBudget, RateLimit
 from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
 from assist.server.hub import Hub
 from assist.server.metrics import Metrics
@@ -70,13 +70,14 @@ class AssistServer:
         self.calllog = CallLog(config.log.path, sync=config.log.sync) if config.log.path else None
         self.commits = GroupCommit(self.calllog) if self.calllog is not None else None
         self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
-                       metrics=self.metrics, calllog=self.calllog)
+                       metrics=self.metrics, calllog=self.calllog, outbox_bytes=config.limits.outbox_bytes)
         self.recovered: dict[str, float] = {"calls": 0, "events": 0, "seconds": 0.0}
         self.webhook = (SummaryWebhook(config.summary_webhook, self.calllog)
                         if config.summary_webhook.url else None)
         if self.webhook is not None:
             self.hub.on_summary = self.webhook.call_ended
         self.gate = Gate(config.tokens, config.allowed_origins)
+        self.caps = ConnectionCaps(config.limits.connections_per_token)
         self.static_dir = static_dir
         self.started = time.monotonic()
         self.port = config.port
@@ -263,6 +264,9 @@ class AssistServer:
             return respond(HTTPStatus.FORBIDDEN, f"this token does not open {path}\n")
         if not self.gate.origin_ok(request):
             return respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        if self.caps.full((who.role, who.agent_id)):
+            return respond(HTTPStatus.TOO_MANY_REQUESTS, f"at most {self.caps.per_identity} connections per "
+                           "token are open already\n")
         if path == "/ingest":
             stream = stream_for(request.path)
             if isinstance(stream, tuple):
@@ -274,6 +278,7 @@ class AssistServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         who = self._who.pop(connection)
+        self.caps.take((who.role, who.agent_id))
         self._counts[who.role] += 1
         self.metrics.connections.labels(who.role).inc()
         log.info("connected", extra={"role": who.role, "agent_id": who.agent_id})
@@ -292,6 +297,7 @@ class AssistServer:
         except ConnectionClosed:
             pass
         finally:
+            self.caps.give((who.role, who.agent_id))
             self._counts[who.role] -= 1
             self.metrics.connections.labels(who.role).dec()
             log.info("disconnected", extra={"role": who.role, "agent_id": who.agent_id,
@@ -401,8 +407,20 @@ class AssistServer:
         else:
             self.hub.join_supervisor(box)
         pump = asyncio.create_task(self._pump(box, connection))
+        rate = self.config.limits.agent_messages_per_s
+        limit = RateLimit(rate)  # 3,000 ratings in a burst were 3,000 counts and 6,000 call-log rows
+        told = False  # one error per burst, so the errors cannot flood the outbox in turn
         try:
             async for message in connection:
+                if not limit.take():
+                    if not told:
+                        box.put(json.dumps({"kind": "error", "field": "", "got": "more",
+                                            "expected": f"at most {rate:g} messages/s",
+                                            "message": f"over {rate:g} messages/s on this socket: messages "
+                                            "ignored until the rate drops"}), HIGH)
+                    told = True
+                    continue
+                told = False
                 await self._inbound(box, who, message)
         finally:
             pump.cancel()

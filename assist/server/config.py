@@ -83,6 +83,9 @@ class Limits(BaseModel):
     max_events_per_s: float | None = Field(default=None, gt=0)
     ingest_slice_bytes: int = Field(default=64 * 1024, ge=1024)  # work applied before the loop serves others
     acks_in_flight: int = Field(default=1024, ge=16)  # messages applied, not yet acked: then reading stops
+    outbox_bytes: int = Field(default=4 << 20, ge=64 * 1024)  # characters waiting for one sidebar/supervisor
+    connections_per_token: int = Field(default=32, ge=1)  # open sockets per token (per identity)
+    agent_messages_per_s: float = Field(default=10.0, gt=0)  # from one sidebar/supervisor socket
     max_calls: int = Field(default=DEFAULT_MAX_CALLS, ge=1)
     queue_size: int = Field(default=256, ge=4)  # messages waiting for one sidebar/supervisor socket
 

@@ -100,17 +100,18 @@ def cookie_value(request: Request, name: str = COOKIE) -> str:
 
 
 class ConnectionCaps:
-    """Open sockets per identity; `take` refuses past `per_identity`."""
+    """Open sockets per identity: the handshake refuses one more once `full` (checked there, counted
+    from the handler on, so a handshake that fails half-way holds no slot)."""
 
     def __init__(self, per_identity: int):
         self.per_identity = per_identity
         self._open: Counter[tuple[str, str | None]] = Counter()
 
-    def take(self, identity: tuple[str, str | None]) -> bool:
-        if self._open[identity] >= self.per_identity:
-            return False
+    def full(self, identity: tuple[str, str | None]) -> bool:
+        return self._open[identity] >= self.per_identity
+
+    def take(self, identity: tuple[str, str | None]) -> None:
         self._open[identity] += 1
-        return True
 
     def give(self, identity: tuple[str, str | None]) -> None:
         self._open[identity] -= 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,13 +38,14 @@ from assist.core.events import (
 from assist.core.outputs import CallView, Output, Prompt
 from assist.errors import CapacityError, EventError
 from assist.server.calllog import CallLog, OpenCall
+from assist.server.ledger import EndedCalls, PromptLedger, PromptOwner, new_generation, uid_key
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, NORMAL, Outbox, rank_of
 
 Reply = dict[str, Any]
 log = logging.getLogger("assist.server")
 REMEMBER_ENDED = 10_000    # ended calls remembered, to tell "already ended" from "unknown"
-REMEMBER_PROMPTS = 100_000  # prompt ids remembered for feedback
+SNAPSHOT_EVIDENCE_CHARS = 280  # per quote in a join snapshot: 600 calls of 20,000-character quotes made 42 MB
 MAX_SEQS_PER_CALL = 100_000
 
 
@@ -58,7 +58,8 @@ class LiveCall:
     last_t_ms: int      # event time of the last CTI event (ticks and feedback do not move it)
     last_wall: float    # monotonic time that event arrived
     seqs: set[int] = field(default_factory=set)
-    uids: set[str] = field(default_factory=set)  # utterance ids accepted
+    uids: set[int] = field(default_factory=set)  # keys (ledger.uid_key) of the utterance ids accepted
+    generation: int = field(default_factory=new_generation)  # tells a reused call id from this call
 
     @property
     def call_id(self) -> str:
@@ -74,8 +75,18 @@ class LiveCall:
         return {"call_id": c.call_id, "agent_id": c.agent_id, "lang": c.lang, "t_ms": self.last_t_ms,
                 "top": c.top,
                 "types": c.classification.types if c.classification else {},
-                "classification": c.classification.to_dict() if c.classification else None,
-                "prompts": [p.to_dict() for p in c.prompts]}
+                "classification": _short(c.classification.to_dict()) if c.classification else None,
+                "prompts": [_short(p.to_dict()) for p in c.prompts]}
+
+
+def _short(output: dict[str, Any]) -> dict[str, Any]:
+    """An output with its evidence quotes cut to SNAPSHOT_EVIDENCE_CHARS (live messages keep them whole)."""
+    quotes = output.get("evidence") or []
+    if all(len(e.get("text", "")) <= SNAPSHOT_EVIDENCE_CHARS for e in quotes):
+        return output
+    cut = [e | {"text": e["text"][:SNAPSHOT_EVIDENCE_CHARS] + "…"} if len(e.get("text", "")) >
+           SNAPSHOT_EVIDENCE_CHARS else e for e in quotes]
+    return output | {"evidence": cut}
 
 
 class SidebarFeedback(BaseModel):
@@ -96,24 +107,26 @@ class Hub:
     """Call registry and router. `clock` is monotonic seconds (injectable for tests)."""
 
     def __init__(self, engine: Engine, *, max_calls: int, queue_size: int, metrics: Metrics,
-                 clock: Callable[[], float] = time.monotonic, calllog: CallLog | None = None):
+                 clock: Callable[[], float] = time.monotonic, calllog: CallLog | None = None,
+                 outbox_bytes: int = 4 << 20):
         self.engine = engine
+        self.outbox_bytes = outbox_bytes
         self.calllog = calllog
         self.max_calls = max_calls
         self.queue_size = queue_size
         self.metrics = metrics
         self.clock = clock
         self.calls: dict[str, LiveCall] = {}
-        self.ended: OrderedDict[str, tuple[set[int], set[str]]] = OrderedDict()  # call → seqs, uids
-        # prompt id → (call id, rule, agent id)
-        self.prompt_calls: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
+        self.ended = EndedCalls(REMEMBER_ENDED)  # call → seqs, utterance-id keys
+        self.prompts = PromptLedger()  # prompt id → call, generation, agent, rating
         self.agents: dict[str, set[Outbox]] = {}
         self.supervisors: set[Outbox] = set()
         self.on_summary: Callable[[dict[str, Any], dict[str, Any]], None] | None = None  # (call, summary)
 
     # -- sockets ------------------------------------------------------------------------------------
     def new_outbox(self) -> Outbox:
-        return Outbox(self.queue_size, on_drop=self.metrics.dropped.inc, on_sent=self.metrics.latency.observe)
+        return Outbox(self.queue_size, on_drop=self.metrics.dropped.inc, on_sent=self.metrics.latency.observe,
+                      max_bytes=self.outbox_bytes)
 
     def join_agent(self, agent_id: str, box: Outbox) -> None:
         """Register a sidebar; its first message is the current state of the agent's calls."""
@@ -195,13 +208,13 @@ class Hub:
                 found = self.calllog.accepted(ev.call_id)
                 if found is not None:
                     self._remember_ended(ev.call_id, *found)
-            seqs, uids = self.ended.get(ev.call_id, (set(), set()))
-        return (ev.seq is not None and ev.seq in seqs) or (uid is not None and uid in uids)
+            seqs, uids = self.ended.get(ev.call_id) or (set(), set())
+        return (ev.seq is not None and ev.seq in seqs) or (uid is not None and uid_key(uid) in uids)
 
     def _apply(self, live: LiveCall | None, ev: AnyEvent, view: CallView, now: float) -> LiveCall:
         """Update the hub's record of a call after the engine accepted `ev` (live or in recovery)."""
         if isinstance(ev, CallStart):
-            self.ended.pop(ev.call_id, None)
+            self.ended.forget(ev.call_id)
             live = self.calls[ev.call_id] = LiveCall(view, ev.t_ms, now)
         assert live is not None
         live.call = view
@@ -209,7 +222,7 @@ class Hub:
             live.seqs.add(ev.seq)
         if isinstance(ev, Utterance) and ev.final and ev.utterance_id is not None \
                 and len(live.uids) < MAX_SEQS_PER_CALL:  # a partial's id is its final's: only the final counts
-            live.uids.add(ev.utterance_id)
+            live.uids.add(uid_key(ev.utterance_id))
         if not isinstance(ev, (Tick, Feedback)):  # the live clock runs from the CTI's events only
             live.last_t_ms = max(live.last_t_ms, event_time(ev))
             live.last_wall = now
@@ -222,7 +235,11 @@ class Hub:
         live = self.calls.get(call.call_id)
         applied = 0
         for obj in call.events:
-            ev = parse_event(obj)
+            try:
+                ev = parse_event(obj)
+            except EventError:  # logged by a version with looser bounds: skipped, said, the call goes on
+                log.warning("restore_skipped", extra={"call_id": call.call_id, "seq": safe_echo(obj.get("seq"))})
+                continue
             try:
                 fed = self.engine.feed(ev)
             except Exception:  # refused then as now: it was logged only if accepted, so this is a bug
@@ -238,10 +255,9 @@ class Hub:
         self.metrics.open_calls.set(len(self.calls))
         return applied
 
-    def _remember_ended(self, call_id: str, seqs: set[int], uids: set[str]) -> None:
-        self.ended[call_id] = (seqs, uids)
-        while len(self.ended) > REMEMBER_ENDED:
-            self.ended.popitem(last=False)
+    def _remember_ended(self, call_id: str, seqs: set[int], uids: set[int] | set[str]) -> None:
+        keys = {u if isinstance(u, int) else uid_key(u) for u in uids}  # the call log hands back ids
+        self.ended.remember(call_id, seqs, keys)
 
     def _refused(self, reply: Reply) -> Reply:
         self.metrics.events_in.labels("error").inc()
@@ -315,9 +331,7 @@ class Hub:
     def _note(self, live: LiveCall, out: Output) -> None:
         """Remember which call and agent a prompt belongs to, for the feedback on it."""
         if isinstance(out, Prompt):
-            self.prompt_calls[out.id] = (live.call_id, out.rule, live.agent_id)
-            if len(self.prompt_calls) > REMEMBER_PROMPTS:
-                self.prompt_calls.popitem(last=False)
+            self.prompts.note(out.id, PromptOwner(live.call_id, out.rule, live.agent_id, live.generation))
 
     def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
         boxes = self.agents.get(agent_id, ()) if agent_id is not None else ()
@@ -339,16 +353,22 @@ class Hub:
             field_ = ".".join(str(p) for p in first["loc"])
             return {"kind": "error", "field": field_, "expected": first["msg"],
                     "got": describe(first.get("input")), "message": f"field '{field_}': {first['msg']}"}, False
-        owner = self.prompt_calls.get(fb.id)
-        if owner is None or owner[2] != agent_id:  # another agent's prompt is refused like a missing one
+        owner = self.prompts.get(fb.id)
+        if owner is None or owner.agent_id != agent_id:  # another agent's prompt is refused like a missing one
             return {"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
                     "got": describe(fb.id),
                     "message": f"no prompt {describe(fb.id)} on a call of agent '{agent_id}'"}, False
-        call_id, rule, _ = owner
+        call_id, rule = owner.call_id, owner.rule
         live = self.calls.get(call_id)
-        self.metrics.feedback.labels(rule, fb.action).inc()
+        if live is not None and live.generation != owner.generation:  # the id was reused by a new call
+            return {"kind": "error", "field": "id", "expected": "a prompt of a call that is still yours",
+                    "got": describe(fb.id), "message": f"prompt {describe(fb.id)} belongs to an earlier call "
+                    f"'{call_id}' that has ended; its id now names another call"}, False
         answer = {"kind": "feedback", "call_id": call_id, "id": fb.id, "rule": rule, "action": fb.action,
                   "ok": True}
+        if not owner.take(fb.action):  # one rating per prompt: a repeat is neither counted nor logged
+            return answer | {"duplicate": True}, False
+        self.metrics.feedback.labels(rule, fb.action).inc()
         if live is not None:
             self._feed_feedback(live, fb)
         if self.calllog is not None:

@@ -41,8 +41,10 @@ class Outbox:
     """Messages waiting for one socket; `pump(send)` delivers them until cancelled."""
 
     def __init__(self, size: int, on_drop: Callable[[int], None] | None = None,
-                 on_sent: Callable[[float], None] | None = None):
+                 on_sent: Callable[[float], None] | None = None, max_bytes: int = 4 << 20):
         self.size = size
+        self.max_bytes = max_bytes  # characters queued, the join snapshot included
+        self.bytes = 0
         self._items: deque[Queued] = deque()
         self._dropped = 0
         self._ready = asyncio.Event()
@@ -55,7 +57,7 @@ class Outbox:
     def put(self, text: str, rank: int = NORMAL, stamp: float | None = None) -> None:
         """Queue a serialized message; never blocks. Drops the oldest lowest-rank item when full."""
         item = Queued(rank, text, stamp)
-        if len(self._items) >= self.size:
+        while self._items and (len(self._items) >= self.size or self.bytes + len(text) > self.max_bytes):
             lowest = min(i.rank for i in self._items)
             if rank < lowest:
                 self._drop(1)  # the newcomer is the least important thing here: it goes
@@ -63,10 +65,17 @@ class Outbox:
             for victim in self._items:  # oldest first
                 if victim.rank == lowest:
                     self._items.remove(victim)
+                    self.bytes -= len(victim.text)
                     break
             self._drop(1)
         self._items.append(item)
+        self.bytes += len(text)
         self._ready.set()
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped and not yet reported to the reader."""
+        return self._dropped
 
     def _drop(self, n: int) -> None:
         self._dropped += n
@@ -85,6 +94,7 @@ class Outbox:
                 await send(json.dumps({"kind": "dropped", "count": count}))
                 continue
             item = self._items.popleft()
+            self.bytes -= len(item.text)
             await send(item.text)
             if item.stamp is not None and self._on_sent is not None:
                 self._on_sent(time.perf_counter() - item.stamp)
