@@ -12,7 +12,7 @@ from pathlib import Path
 from assist.bundle import DEFAULT_RULES
 from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
-from assist.core.events import CallEnd, CallStart, Tick, Utterance, parse_event
+from assist.core.events import CallEnd, CallStart, CallTransfer, Tick, Utterance, parse_event
 from assist.core.outputs import (
     CallView,
     CallWarning,
@@ -25,6 +25,7 @@ from assist.core.outputs import (
     Prompt,
     Resolved,
     Summary,
+    Transferred,
 )
 from assist.errors import AssistError, CapacityError, EventError, FormatError, RulePackError
 from assist.rulepack.compile import compile_packs
@@ -34,6 +35,7 @@ __all__ = [
     "AssistError",
     "CallEnd",
     "CallStart",
+    "CallTransfer",
     "CallView",
     "CallWarning",
     "CapacityError",
@@ -52,6 +54,7 @@ __all__ = [
     "RulePackError",
     "Summary",
     "Tick",
+    "Transferred",
     "Utterance",
     "load_rules",
     "parse_event",

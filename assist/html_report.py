@@ -24,6 +24,7 @@ from assist.core.outputs import (
     Prompt,
     Resolved,
     Summary,
+    Transferred,
 )
 from assist.replay import Problem, Step
 
@@ -214,6 +215,8 @@ def _output(c: _Call, out: Output) -> str:
         return f'<div class="mark fault">engine fault in {escape(out.rule)}: {escape(out.error)}</div>'
     if isinstance(out, CallWarning):
         return f'<div class="mark fault">warning: {escape(out.message)}</div>'
+    if isinstance(out, Transferred):
+        return f'<div class="note">transferred to agent {escape(out.agent_id)}</div>'
     return ""
 
 

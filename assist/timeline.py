@@ -17,6 +17,7 @@ from assist.core.outputs import (
     Prompt,
     Resolved,
     Summary,
+    Transferred,
 )
 from assist.replay import Problem, Step
 
@@ -89,6 +90,8 @@ class Timeline:
             self._print(f"{pad}{self._c('bad', f'engine fault in {out.rule}: {out.error}')}")
         elif isinstance(out, CallWarning):
             self._print(f"{pad}{self._c('warn', f'warning: {out.message}')}")
+        elif isinstance(out, Transferred):
+            self._print(f"{pad}{self._c('head', f'⇄ transferred to agent {out.agent_id}')}")
 
     def _summary(self, s: Summary) -> None:
         total = sum(s.prompts.values())

@@ -14,7 +14,7 @@ from assist.core.call import CallState, Moment
 from assist.core.compiled import CompiledRule, CompiledRules, type_flag
 from assist.core.cues import CueHit
 from assist.core.durable_adapter import DurableRules, encode_facts
-from assist.core.events import AnyEvent, CallEnd, CallStart, Feedback, Tick, Utterance, parse_event
+from assist.core.events import AnyEvent, CallEnd, CallStart, CallTransfer, Feedback, Tick, Utterance, parse_event
 from assist.core.normalize import TRADITIONAL_LANGS, base_lang, detect_lang, normalize, snippet, word_count
 from assist.core.outputs import (
     SEVERITY_RANK,
@@ -29,6 +29,7 @@ from assist.core.outputs import (
     Prompt,
     Resolved,
     Summary,
+    Transferred,
 )
 from assist.core.prompts import compose
 from assist.errors import EventError
@@ -98,6 +99,10 @@ class Engine:
             outputs = self._tick(state, ev.t_ms)
         elif isinstance(ev, Feedback):
             outputs = self._feedback(state, ev)
+        elif isinstance(ev, CallTransfer):
+            outputs = [Transferred(call_id=state.call_id, t_ms=ev.t_ms, agent_id=ev.agent_id,
+                                   from_agent_id=state.agent_id)]
+            state.agent_id = ev.agent_id  # prompts, type and checklist go on: the customer is the same
         else:
             outputs = self._utterance(state, ev)
         return Fed(outputs, self._view(state))

@@ -95,6 +95,14 @@ class CallEnd(_Event):
     t_ms: int = Field(ge=0, le=MAX_INT)
 
 
+class CallTransfer(_Event):
+    """The call moves to another agent (or, after a call.start without one, reaches its first agent)."""
+
+    type: Literal["call.transfer"]
+    t_ms: int = Field(ge=0, le=MAX_INT)
+    agent_id: str = Field(min_length=1, max_length=200)
+
+
 class Tick(_Event):
     """Clock tick injected by a live shell so deadlines pass while nobody speaks."""
 
@@ -111,12 +119,12 @@ class Feedback(_Event):
     action: Literal["ack", "dismiss", "helpful", "not_helpful"]
 
 
-AnyEvent = CallStart | Utterance | CallEnd | Tick | Feedback
+AnyEvent = CallStart | Utterance | CallEnd | CallTransfer | Tick | Feedback
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
-EVENT_TYPES = ("call.start", "utterance", "call.end", "tick", "feedback")
+EVENT_TYPES = ("call.start", "utterance", "call.end", "call.transfer", "tick", "feedback")
 _MODELS: dict[str, type[BaseModel]] = {"call.start": CallStart, "utterance": Utterance, "call.end": CallEnd,
-                                       "tick": Tick, "feedback": Feedback}
+                                       "call.transfer": CallTransfer, "tick": Tick, "feedback": Feedback}
 _OWN_FIELDS = {kind: frozenset(model.model_fields) for kind, model in _MODELS.items()}
 
 

@@ -140,7 +140,22 @@ class CallWarning:
                 "lang": self.lang, "message": self.message}
 
 
-Output = Prompt | Resolved | Expired | Classification | Summary | EngineFault | CallWarning
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """The call moved to agent `agent_id` (from `from_agent_id`, None when it had none yet)."""
+
+    call_id: str
+    t_ms: int
+    agent_id: str
+    from_agent_id: str | None
+    kind: Literal["transfer"] = "transfer"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "call_id": self.call_id, "t_ms": self.t_ms, "agent_id": self.agent_id,
+                "from_agent_id": self.from_agent_id}
+
+
+Output = Prompt | Resolved | Expired | Classification | Summary | EngineFault | CallWarning | Transferred
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from assist.core.events import (
     parse_event,
     safe_echo,
 )
-from assist.core.outputs import CallView, Output, Prompt
+from assist.core.outputs import CallView, Output, Prompt, Transferred
 from assist.errors import CapacityError, EventError
 from assist.server.calllog import CallLog, OpenCall
 from assist.server.ledger import EndedCalls, PromptLedger, PromptOwner, new_generation, uid_key
@@ -326,12 +326,31 @@ class Hub:
             text = json.dumps(msg, ensure_ascii=False)
             if self.calllog is not None:
                 self.calllog.outbound(live.call_id, kind, text)
+            if isinstance(out, Transferred):
+                self._hand_over(live, out)
+                continue
             self._deliver(live.agent_id, text, rank_of(msg), stamp if kind == "prompt" else None)
 
     def _note(self, live: LiveCall, out: Output) -> None:
         """Remember which call and agent a prompt belongs to, for the feedback on it."""
         if isinstance(out, Prompt):
             self.prompts.note(out.id, PromptOwner(live.call_id, out.rule, live.agent_id, live.generation))
+        elif isinstance(out, Transferred):  # the new agent answers the prompts still on screen
+            for prompt in live.call.prompts:
+                owner = self.prompts.get(prompt.id)
+                if owner is not None:
+                    owner.agent_id = out.agent_id
+
+    def _hand_over(self, live: LiveCall, out: Transferred) -> None:
+        """A transfer: the old agent's sidebars see the call leave (and get nothing more of it); the new
+        agent's sidebars and the supervisors get it with a snapshot (type, open prompts) to draw from."""
+        note = {"kind": "call", "call_id": live.call_id, "agent_id": out.agent_id, "from_agent_id": out.from_agent_id,
+                "lang": live.call.lang, "t_ms": out.t_ms, "status": "transferred"}
+        if out.from_agent_id is not None and out.from_agent_id != out.agent_id:
+            text = json.dumps(note, ensure_ascii=False)
+            for box in self.agents.get(out.from_agent_id, ()):
+                box.put(text, HIGH, None)
+        self._deliver(out.agent_id, json.dumps(note | {"call": live.to_dict()}, ensure_ascii=False), HIGH, None)
 
     def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
         boxes = self.agents.get(agent_id, ()) if agent_id is not None else ()

@@ -102,3 +102,51 @@ def test_supervisor_sees_calls_and_abuse_alert(page: Page, real: RealServer, sho
     expect(page.get_by_test_id("call-count")).to_have_text("1")
     expect(alert).to_have_attribute("data-state", "closed")
     shot(page, "ended")
+
+
+def test_a_transfer_moves_the_call_to_the_new_agents_sidebar_with_its_state(page: Page, real: RealServer,
+                                                                             shot: Any) -> None:
+    first = page
+    open_page(first, real.url("/"))
+    second = page.context.new_page()
+    open_page(second, real.url("/", AGENT2_TOKEN))
+    real.ingest(*call("tr-1", "a7", "en", ("customer", "This is ridiculous, I've been waiting two weeks!"),
+                      ("agent", "I'm sorry. Can I have your order number?")))
+    wanted = say("acknowledge-before-apology", "en")
+    expect(first.get_by_test_id("prompt-say").get_by_text(wanted)).to_have_count(1)
+    expect(second.get_by_test_id("call-id")).to_have_text("No call in progress")
+    open_prompts = first.get_by_test_id("prompt").count()
+
+    real.ingest({"type": "call.transfer", "call_id": "tr-1", "agent_id": "a8", "t_ms": 8000})
+    # the first agent sees the call leave; the second gets it with the customer type and open prompts
+    expect(first.get_by_test_id("notice")).to_contain_text("Call tr-1 was transferred to agent a8")
+    expect(first.get_by_test_id("call-id")).to_have_text("No call in progress")
+    expect(first.locator("[data-testid=prompt][data-state=open]")).to_have_count(0)
+    expect(second.get_by_test_id("call-id")).to_have_text("tr-1")
+    expect(second.get_by_test_id("customer-type")).to_contain_text("Angry")
+    expect(second.get_by_test_id("prompt")).to_have_count(open_prompts)
+    expect(second.get_by_test_id("prompt-say").get_by_text(wanted)).to_have_count(1)
+    shot(second, "transferred-in")
+
+    # live updates now reach the new agent only, and its feedback is taken
+    real.ingest({"type": "utterance", "call_id": "tr-1", "speaker": "customer", "start_ms": 9000,
+                 "end_ms": 12000, "text": "You people never call back, this is the third time I'm calling!"})
+    card = second.get_by_test_id("prompt").first
+    card_id = card.get_attribute("data-id")
+    card.get_by_test_id("ack").click()
+    expect(second.locator(f"[data-testid=prompt][data-id='{card_id}']")).to_have_count(0)
+    real.ingest({"type": "call.end", "call_id": "tr-1", "t_ms": 20_000})
+    expect(second.get_by_test_id("summary")).to_be_visible()
+    expect(first.get_by_test_id("summary")).to_be_hidden()
+    second.close()
+
+
+def test_a_call_started_without_an_agent_reaches_the_agent_it_is_assigned_to(page: Page, real: RealServer) -> None:
+    open_page(page, real.url("/", AGENT2_TOKEN))
+    real.ingest({"type": "call.start", "call_id": "ivr-1", "lang": "en", "t_ms": 0},
+                {"type": "utterance", "call_id": "ivr-1", "speaker": "customer", "start_ms": 0, "end_ms": 3000,
+                 "text": "This is ridiculous, I've been waiting two weeks!"})
+    expect(page.get_by_test_id("call-id")).to_have_text("No call in progress")  # in the queue: nobody's yet
+    real.ingest({"type": "call.transfer", "call_id": "ivr-1", "agent_id": "a8", "t_ms": 4000})
+    expect(page.get_by_test_id("call-id")).to_have_text("ivr-1")
+    expect(page.get_by_test_id("customer-type")).to_contain_text("Angry")

@@ -364,3 +364,16 @@ def test_the_prefilter_only_saves_time_on_any_mix_of_real_lines(rules, picks, ga
         engine.close()
         results.append([o.to_dict() for o in out])
     assert results[0] == results[1]
+
+
+def test_a_transfer_changes_the_agent_and_the_call_goes_on(engine: Engine) -> None:
+    engine.feed({"type": "call.start", "call_id": "t1", "lang": "en", "t_ms": 0})  # queued: no agent yet
+    engine.feed({"type": "utterance", "call_id": "t1", "speaker": "customer", "start_ms": 0, "end_ms": 3000,
+                 "text": "This is ridiculous, I've been waiting two weeks!"})
+    fed = engine.feed({"type": "call.transfer", "call_id": "t1", "agent_id": "a8", "t_ms": 4000})
+    assert [o.to_dict() for o in fed] == [{"kind": "transfer", "call_id": "t1", "t_ms": 4000, "agent_id": "a8",
+                                           "from_agent_id": None}]
+    assert fed.call.agent_id == "a8" and fed.call.open
+    after = engine.feed({"type": "utterance", "call_id": "t1", "speaker": "agent", "start_ms": 4500,
+                         "end_ms": 6000, "text": "I'm sorry. Can I have your order number?"})
+    assert any(o.kind == "prompt" for o in after)  # the customer's anger carried over the transfer

@@ -12,12 +12,14 @@
   const calls = new Map();   // call_id → CallView-like {call_id, lang, classification, ended}
   const prompts = new Map(); // prompt id → {msg, node}
   let currentCall = null;
+  let me = null;             // this sidebar's agent id (from the state message)
   let summaryTimer = null;
 
   const link = Live.connect({ path: "/agent", statusNode: $("status"), onMessage: handle });
 
   const handlers = {
     state(msg) {
+      me = msg.agent_id;
       for (const { node } of prompts.values()) node.remove();
       prompts.clear();
       calls.clear();
@@ -38,6 +40,11 @@
         $("summary").hidden = true; // the last call's wrap-up is over once the next one rings
       } else if (msg.status === "ended") {
         endCall(msg.call_id);
+      } else if (msg.status === "transferred" && msg.agent_id === me) {
+        takeOver(msg.call || msg);
+      } else if (msg.status === "transferred") {
+        endCall(msg.call_id);
+        notice(`Call ${msg.call_id} was transferred to agent ${msg.agent_id}.`);
       }
       drawCall();
     },
@@ -164,6 +171,14 @@
     const sibling = node.nextElementSibling || node.previousElementSibling;
     const target = sibling && sibling.querySelector("[data-testid=dismiss]");
     if (target) target.focus();
+  }
+
+  // A call transferred to this agent: drawn from its snapshot (customer type, prompts still open).
+  function takeOver(view) {
+    calls.set(view.call_id, { ...view, ended: false });
+    currentCall = view.call_id;
+    $("summary").hidden = true;
+    [...(view.prompts || [])].sort((a, b) => a.t_ms - b.t_ms).forEach((p) => addPrompt(p, false));
   }
 
   function endCall(callId) {

@@ -28,7 +28,7 @@
       draw();
     },
     call(msg) {
-      if (msg.status === "started") track(msg);
+      if (msg.status === "started" || msg.status === "transferred") track(msg); // a transfer: the new agent
       else if (msg.status === "ended") endCall(msg.call_id);
       draw();
     },
