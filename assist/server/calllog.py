@@ -50,11 +50,6 @@ CREATE TABLE IF NOT EXISTS rows (
     at      REAL NOT NULL,
     body    TEXT NOT NULL           -- the event or output as JSON
 );
-CREATE TABLE IF NOT EXISTS summaries_due (  -- call summaries the webhook has not delivered yet
-    n       INTEGER PRIMARY KEY,    -- the summary's row in `rows`
-    call_id TEXT NOT NULL,
-    body    TEXT NOT NULL           -- the webhook's JSON body
-);
 CREATE INDEX IF NOT EXISTS rows_call ON rows (call_id, n);
 CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at) WHERE ended_at IS NOT NULL;
 """
@@ -65,6 +60,12 @@ MIGRATIONS: tuple[str, ...] = (
     _SCHEMA_1,
     # 2: recovery lists the open calls through their own index, not a scan of every retained call
     "CREATE INDEX IF NOT EXISTS calls_open ON calls (first_n) WHERE ended_at IS NULL;",
+    # 3: call summaries the webhook has not delivered yet (server/webhook.py)
+    """CREATE TABLE IF NOT EXISTS summaries_due (
+        n       INTEGER PRIMARY KEY,    -- a number from the same counter as rows.n (never repeats)
+        call_id TEXT NOT NULL,
+        body    TEXT NOT NULL           -- the webhook's JSON body
+    );""",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
