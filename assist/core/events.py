@@ -100,7 +100,7 @@ class CallTransfer(_Event):
 
     type: Literal["call.transfer"]
     t_ms: int = Field(ge=0, le=MAX_INT)
-    agent_id: str = Field(min_length=1, max_length=200)
+    agent_id: Identifier
 
 
 class Tick(_Event):
