@@ -43,7 +43,7 @@ def max_calls_p99_under_50ms(steps: tuple[int, ...] = CALL_STEPS, seconds: float
         progress(f"durability: {calls} calls, log on, {seconds:.0f} s")
         with tempfile.TemporaryDirectory() as tmp:
             config = server_config(calls, str(Path(tmp) / "calls.db"))
-            got, stall = asyncio.run(with_assist(config, functools.partial(_e2e, calls=calls, seconds=seconds)))
+            got, (stall, _) = asyncio.run(with_assist(config, functools.partial(_e2e, calls=calls, seconds=seconds)))
         p99 = percentile(got.samples, 0.99)
         p99s[str(calls)], stalls[str(calls)] = round(p99, 2), round(stall, 2)
         if not got.samples or not p99 < P99_BUDGET_MS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -27,22 +28,29 @@ LAG_INTERVAL_S = 0.005
 
 class LoopLag:
     """How late the event loop wakes a task that asks to sleep LAG_INTERVAL_S: a stall of the loop
-    (a long callback, a collection, page faults) shows as one late wake-up of its length."""
+    (a long callback, a collection, page faults) shows as one late wake-up of its length. Beside it,
+    the CPU time this process used meanwhile: a stall with little CPU is the machine (other processes
+    had the cores), one with as much CPU as wall time is this process's own work."""
 
     def __init__(self) -> None:
-        self.wakes: list[tuple[float, float]] = []  # (monotonic time of the wake-up, ms late)
+        self.wakes: list[tuple[float, float, float]] = []  # (monotonic time of the wake-up, ms late, CPU ms)
 
     async def watch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            asked = loop.time()
+            asked, cpu = loop.time(), time.process_time()
             await asyncio.sleep(LAG_INTERVAL_S)
             woke = loop.time()
-            self.wakes.append((woke, (woke - asked - LAG_INTERVAL_S) * 1000))
+            self.wakes.append((woke, (woke - asked - LAG_INTERVAL_S) * 1000, (time.process_time() - cpu) * 1000))
+
+    def longest(self, start: float, end: float) -> tuple[float, float]:
+        """The longest stall that ended between `start` and `end` (monotonic seconds): ms late, and
+        the CPU ms this process used during it."""
+        inside = [(late, cpu) for at, late, cpu in self.wakes if start <= at <= end]
+        return max(inside, default=(0.0, 0.0))
 
     def max_ms(self, start: float, end: float) -> float:
-        """The longest stall that ended between `start` and `end` (monotonic seconds)."""
-        return max((late for at, late in self.wakes if start <= at <= end), default=0.0)
+        return self.longest(start, end)[0]
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LoopLag]:
@@ -89,28 +97,31 @@ def server_config(calls: int, log_path: str | None = None) -> ServerConfig:
     return ServerConfig(port=0, tokens=tokens, limits=limits, log=CallLogSettings(path=log_path))
 
 
-async def with_assist(config: ServerConfig, run: Run) -> tuple[Latencies, float]:
-    """Run the generator against a fresh AssistServer; its latencies and the server's longest loop stall."""
+async def with_assist(config: ServerConfig, run: Run) -> tuple[Latencies, tuple[float, float]]:
+    """Run the generator against a fresh AssistServer; its latencies and the server's longest loop
+    stall (ms, and the CPU ms the server used during it)."""
     async with AssistServer(config) as server, LoopLag().running() as lag:
         got = await run(server.port)
-    return got, lag.max_ms(got.measured_from, got.until)
+    return got, lag.longest(got.measured_from, got.until)
 
 
 def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, float]:
     """Latency p50/p99 in ms of the full server and of a bare relay, same load, same run.
 
     Returns e2e_p50_ms, e2e_p99_ms, relay_p50_ms, relay_p99_ms, e2e_vs_relay_p99, sample counts,
-    and loop_stall_max_ms / relay_loop_stall_max_ms (the longest event-loop stall of each server)."""
-    async def main() -> tuple[tuple[Latencies, float], tuple[Latencies, float]]:
+    loop_stall_max_ms / relay_loop_stall_max_ms (the longest event-loop stall of each server), and
+    loop_stall_cpu_ms (the CPU time the server used during its longest stall)."""
+    async def main() -> tuple[tuple[Latencies, float], tuple[Latencies, tuple[float, float]]]:
         relay = await _with_relay(lambda port: measure("relay", port, calls, seconds))
         e2e = await with_assist(server_config(calls), lambda port: measure("e2e", port, calls, seconds))
         return relay, e2e
 
-    (relay, relay_stall), (e2e, stall) = asyncio.run(main())
+    (relay, relay_stall), (e2e, (stall, stall_cpu)) = asyncio.run(main())
     out: dict[str, Any] = {
         "e2e_p50_ms": percentile(e2e.samples, 0.50), "e2e_p99_ms": percentile(e2e.samples, 0.99),
         "relay_p50_ms": percentile(relay.samples, 0.50), "relay_p99_ms": percentile(relay.samples, 0.99)}
     out["e2e_vs_relay_p99"] = out["e2e_p99_ms"] / out["relay_p99_ms"] if relay.samples else float("nan")
     out["e2e_samples"], out["relay_samples"] = float(len(e2e.samples)), float(len(relay.samples))
-    out["loop_stall_max_ms"], out["relay_loop_stall_max_ms"] = stall, relay_stall
+    out["loop_stall_max_ms"], out["loop_stall_cpu_ms"] = stall, stall_cpu
+    out["relay_loop_stall_max_ms"] = relay_stall
     return {k: round(v, 3) for k, v in out.items()}
