@@ -14,14 +14,17 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
 from assist.bench.loadgen import Latencies, measure
 from assist.bench.stats import percentile
+from assist.server import eventloop
 from assist.server.app import AssistServer
 from assist.server.config import CallLogSettings, Limits, ServerConfig, Tokens
+from assist.server.eventloop import loop_name
 
 LAG_INTERVAL_S = 0.005
 
@@ -51,6 +54,10 @@ class LoopLag:
 
     def max_ms(self, start: float, end: float) -> float:
         return self.longest(start, end)[0]
+
+    def cpu_ms(self, start: float, end: float) -> float:
+        """CPU ms this process used between `start` and `end` (monotonic seconds)."""
+        return sum(cpu for at, _, cpu in self.wakes if start <= at <= end)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LoopLag]:
@@ -97,31 +104,51 @@ def server_config(calls: int, log_path: str | None = None) -> ServerConfig:
     return ServerConfig(port=0, tokens=tokens, limits=limits, log=CallLogSettings(path=log_path))
 
 
-async def with_assist(config: ServerConfig, run: Run) -> tuple[Latencies, tuple[float, float]]:
-    """Run the generator against a fresh AssistServer; its latencies and the server's longest loop
-    stall (ms, and the CPU ms the server used during it)."""
+@dataclass(frozen=True)
+class ServerRun:
+    """What the server did under one generator run: its longest loop stall and its CPU time."""
+
+    latencies: Latencies
+    stall_ms: float
+    stall_cpu_ms: float   # CPU the server used during that stall
+    cpu_us_per_event: float  # the server's CPU time in the measured window per event sent in it
+    event_loop: str
+
+
+async def with_assist(config: ServerConfig, run: Run) -> ServerRun:
+    """Run the generator against a fresh AssistServer."""
     async with AssistServer(config) as server, LoopLag().running() as lag:
         got = await run(server.port)
-    return got, lag.longest(got.measured_from, got.until)
+    stall, stall_cpu = lag.longest(got.measured_from, got.until)
+    cpu_us = lag.cpu_ms(got.measured_from, got.until) * 1000 / got.events if got.events else float("nan")
+    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name())
 
 
-def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, float]:
+def run_server(config: ServerConfig, run: Run) -> ServerRun:
+    """`with_assist` on the event loop `assist serve` would use with this config."""
+    return eventloop.run(with_assist(config, run), use_uvloop=config.uvloop)
+
+
+def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     """Latency p50/p99 in ms of the full server and of a bare relay, same load, same run.
 
     Returns e2e_p50_ms, e2e_p99_ms, relay_p50_ms, relay_p99_ms, e2e_vs_relay_p99, sample counts,
     loop_stall_max_ms / relay_loop_stall_max_ms (the longest event-loop stall of each server), and
-    loop_stall_cpu_ms (the CPU time the server used during its longest stall)."""
-    async def main() -> tuple[tuple[Latencies, float], tuple[Latencies, tuple[float, float]]]:
-        relay = await _with_relay(lambda port: measure("relay", port, calls, seconds))
-        e2e = await with_assist(server_config(calls), lambda port: measure("e2e", port, calls, seconds))
-        return relay, e2e
-
-    (relay, relay_stall), (e2e, (stall, stall_cpu)) = asyncio.run(main())
+    loop_stall_cpu_ms (the CPU time the server used during its longest stall), server_cpu_us_per_event
+    (the server's CPU time per event received: robust to other load on the machine) and event_loop."""
+    config = server_config(calls)
+    relay, relay_stall = eventloop.run(_with_relay(lambda port: measure("relay", port, calls, seconds)),
+                                       use_uvloop=config.uvloop)
+    server = run_server(config, lambda port: measure("e2e", port, calls, seconds))
+    e2e = server.latencies
     out: dict[str, Any] = {
         "e2e_p50_ms": percentile(e2e.samples, 0.50), "e2e_p99_ms": percentile(e2e.samples, 0.99),
         "relay_p50_ms": percentile(relay.samples, 0.50), "relay_p99_ms": percentile(relay.samples, 0.99)}
     out["e2e_vs_relay_p99"] = out["e2e_p99_ms"] / out["relay_p99_ms"] if relay.samples else float("nan")
     out["e2e_samples"], out["relay_samples"] = float(len(e2e.samples)), float(len(relay.samples))
-    out["loop_stall_max_ms"], out["loop_stall_cpu_ms"] = stall, stall_cpu
+    out["loop_stall_max_ms"], out["loop_stall_cpu_ms"] = server.stall_ms, server.stall_cpu_ms
     out["relay_loop_stall_max_ms"] = relay_stall
-    return {k: round(v, 3) for k, v in out.items()}
+    out["server_cpu_us_per_event"] = server.cpu_us_per_event
+    figures: dict[str, Any] = {k: round(v, 3) for k, v in out.items()}
+    figures["event_loop"] = server.event_loop
+    return figures

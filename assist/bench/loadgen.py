@@ -50,6 +50,7 @@ class Latencies:
     samples: list[float]
     measured_from: float
     until: float
+    events: int  # events sent in the measured window
 
 
 def _events(slot: int, cycle: int, step: int) -> list[dict[str, Any]]:
@@ -83,6 +84,7 @@ async def _calls(mode: str, port: int, calls: int, seconds: float) -> dict[str, 
     gc.freeze()  # the sockets stay open for the whole run: no full collection need walk them
     sent: dict[tuple[str, int], float] = {}
     samples: list[float] = []
+    events = 0
     loop = asyncio.get_running_loop()
     t0 = loop.time() + 0.5
     measure_from, deadline = t0 + WARMUP_S, t0 + seconds
@@ -103,6 +105,7 @@ async def _calls(mode: str, port: int, calls: int, seconds: float) -> dict[str, 
             pass
 
     async def call_slot(slot: int) -> None:
+        nonlocal events
         ws = ingests[slot % len(ingests)]
         start = t0 + random.uniform(0, STEP_S)  # spread the first sends so the run does not open with a burst
         for n in range(int(seconds / STEP_S) + 1):
@@ -111,6 +114,8 @@ async def _calls(mode: str, port: int, calls: int, seconds: float) -> dict[str, 
                 return
             await asyncio.sleep(max(0.0, at - loop.time()))
             cycle, step = divmod(n, len(SCRIPT))
+            if at >= measure_from:
+                events += len(_events(slot, cycle, step))
             for ev in _events(slot, cycle, step):
                 if step == MEASURED_STEP and ev["type"] == "utterance":
                     sent[(ev["call_id"], ev["end_ms"])] = loop.time()
@@ -126,7 +131,7 @@ async def _calls(mode: str, port: int, calls: int, seconds: float) -> dict[str, 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in [*agents, *ingests]),
                                               return_exceptions=True), 10)
-    return {"samples": samples, "measured_from": measure_from, "until": until}
+    return {"samples": samples, "measured_from": measure_from, "until": until, "events": events}
 
 
 async def _blast(port: int, seconds: float) -> float:
@@ -191,7 +196,7 @@ async def _run(args: list[str], timeout: float, what: str) -> Any:
 async def measure(mode: str, port: int, calls: int, seconds: float) -> Latencies:
     """Run the `calls` generator (mode "e2e" or "relay") against the server on `port`."""
     got = await _run(["calls", mode, str(port), str(calls), str(seconds)], seconds + 180, mode)
-    return Latencies(got["samples"], got["measured_from"], got["until"])
+    return Latencies(got["samples"], got["measured_from"], got["until"], got["events"])
 
 
 async def blast(port: int, seconds: float) -> float:

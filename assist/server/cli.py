@@ -19,6 +19,7 @@ log = logging.getLogger("assist.server")
 
 def _serve(args: argparse.Namespace) -> int:
     from assist import load_rules
+    from assist.server import eventloop
     from assist.server.app import AssistServer
     from assist.server.config import load_config
     from assist.server.logs import configure as configure_logging
@@ -52,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("stopped")
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        eventloop.run(main(), use_uvloop=config.uvloop)
     return 0
 
 

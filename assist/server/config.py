@@ -133,6 +133,7 @@ class ServerConfig(BaseSettings):
     tick_interval_s: float = Field(default=1.0, gt=0)
     gc_full_every_s: float = Field(default=300.0, ge=0)  # a full GC on this timer, never mid-traffic; 0: defaults
     stop_timeout_s: float = Field(default=10.0, gt=0)  # SIGTERM/SIGINT: the longest a graceful stop may take
+    uvloop: bool = True  # run on uvloop's event loop where it is installed; false: asyncio's own
     certfile: str | None = None
     keyfile: str | None = None
     allowed_origins: list[str] = Field(default_factory=list)  # besides the server's own origin
