@@ -84,7 +84,7 @@ def test_healthz_and_metrics() -> None:
             assert status == 200 and headers["content-type"].startswith("text/plain")
             assert 'assist_events_in_total{result="accepted"} 3.0' in text
             assert 'assist_events_in_total{result="error"} 1.0' in text
-            assert "assist_prompts_out_total 2.0" in text
+            assert "assist_prompts_out_total 3.0" in text  # tip-angry, acknowledge-before-apology, -emotion
             assert "assist_open_calls 1.0" in text
             assert 'assist_connections{role="agent"} 1.0' in text
             assert "assist_ingest_to_send_seconds_bucket" in text

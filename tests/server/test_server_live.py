@@ -32,11 +32,11 @@ def test_prompt_arrives_on_the_agents_sidebar() -> None:
             assert started["kind"] == "call" and started["status"] == "started" and started["call_id"] == "c1"
             await raise_prompts(cti, "c1")
             prompts: set[str] = set()
-            while len(prompts) < 2:
+            while len(prompts) < 3:  # "ridiculous" and "I've waited two weeks": angry, then the bare apology
                 msg, _ = await recv_until(a7, lambda m: m["kind"] == "prompt")
                 assert msg["call_id"] == "c1" and msg["id"].startswith("c1:") and msg["say"]
                 prompts.add(msg["rule"])
-            assert {"acknowledge-before-apology", "acknowledge-emotion"} <= prompts
+            assert prompts == {"tip-angry", "acknowledge-before-apology", "acknowledge-emotion"}
             assert (await send(cti, end("c1", 9000)))["type"] == "ack"
             summary, _ = await recv_until(a7, lambda m: m["kind"] == "summary")
             assert summary["call_id"] == "c1"
