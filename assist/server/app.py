@@ -30,7 +30,6 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
-from assist.core.engine import Engine
 from assist.core.events import json_problem, safe_echo
 from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
@@ -41,6 +40,7 @@ from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route,
 from assist.server.hub import Hub
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
+from assist.server.reload import PackVersions, reload_packs
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
 
@@ -59,18 +59,20 @@ class AssistServer:
     """Owns the engine, the hub and the websockets server. Use as an async context manager."""
 
     def __init__(self, config: ServerConfig, rules: CompiledRules | None = None,
-                 static_dir: Path = STATIC_DIR):
+                 static_dir: Path = STATIC_DIR, rules_source: str | Path | None = None):
         if rules is None:
             from assist import load_rules
 
             rules = load_rules()
         self.config = config
         self.metrics = Metrics()
-        self.engine = Engine(rules, max_calls=config.limits.max_calls)
+        self.engine = PackVersions(rules, max_calls=config.limits.max_calls)
+        self.rules_source = rules_source  # where a reload reads the packs from (None: no reload)
         self.calllog = CallLog(config.log.path, sync=config.log.sync) if config.log.path else None
         self.commits = GroupCommit(self.calllog) if self.calllog is not None else None
         self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
                        metrics=self.metrics, calllog=self.calllog, outbox_bytes=config.limits.outbox_bytes)
+        self.hub.rules_version = self.engine.version
         self.recovered: dict[str, float] = {"calls": 0, "events": 0, "seconds": 0.0}
         self.webhook = (SummaryWebhook(config.summary_webhook, self.calllog)
                         if config.summary_webhook.url else None)
@@ -163,6 +165,18 @@ class AssistServer:
             self.calllog.close()
         self.engine.close()
 
+    async def reload_rules(self) -> dict[str, Any]:
+        """Reload the packs from `rules_source` (server/reload.py); supervisors are told the version in use."""
+        if self.rules_source is None:
+            return {"kind": "rules", "ok": False, "version": self.engine.version, "problems": [],
+                    "message": "this server was started without a rules directory: nothing to reload"}
+        answer = await reload_packs(self.engine, self.rules_source)
+        self.hub.rules_version = self.engine.version
+        text = json.dumps(answer, ensure_ascii=False)
+        for box in self.hub.supervisors:
+            box.put(text, HIGH)
+        return answer
+
     async def _finish_connections(self) -> None:
         for task in list(self._receiving):  # waiting in recv: the next message stays unread (not acked)
             task.cancel()
@@ -225,7 +239,8 @@ class AssistServer:
         if self.commits is not None and self.commits.failure is not None:
             problems.append(f"call log: the last transaction failed ({self.commits.failure})")
         return {"status": "failing" if problems else "ok", "problems": problems, "open_calls": len(self.hub.calls),
-                "connections": dict(self._counts), "uptime_s": round(time.monotonic() - self.started, 1)}
+                "connections": dict(self._counts), "uptime_s": round(time.monotonic() - self.started, 1),
+                "rules": self.engine.in_use()}
 
     # -- clock --------------------------------------------------------------------------------------
     async def _tick_forever(self) -> None:
@@ -441,11 +456,14 @@ class AssistServer:
             obj = json.loads(message)
         except (ValueError, RecursionError):  # hostile JSON is answered like any other wrong message
             obj = None
+        if who.role == "supervisor" and isinstance(obj, dict) and obj.get("type") == "reload_rules":
+            await self.reload_rules()  # the answer goes to every supervisor
+            return
         if who.role != "agent" or not isinstance(obj, dict) or obj.get("type") != "feedback":
             err = {"kind": "error", "field": "type", "expected": "a feedback object" if who.role == "agent"
-                   else "nothing (the supervisor view is read-only)", "got": str(message)[:60],
+                   else '{"type":"reload_rules"}', "got": str(message)[:60],
                    "message": 'expected {"type":"feedback","id":...,"action":...}' if who.role == "agent"
-                   else "the supervisor socket takes no messages"}
+                   else 'the supervisor socket takes only {"type":"reload_rules"}'}
             box.put(json.dumps(err, ensure_ascii=False), HIGH)
             return
         assert who.agent_id is not None

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_LOG = "assist-calls.db"
 
@@ -44,7 +45,15 @@ def _serve(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):  # graceful: see AssistServer.stop
             loop.add_signal_handler(sig, stop.set)
-        async with AssistServer(config, rules) as server:  # logs one "listening" line with the URL
+        async with AssistServer(config, rules, rules_source=args.rules) as server:  # logs "listening"
+            reloads: set[asyncio.Task[Any]] = set()
+
+            def reload() -> None:  # SIGHUP: the packs again from --rules (server/reload.py)
+                task = asyncio.create_task(server.reload_rules())
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, reload)
             serving = asyncio.create_task(server.serve_forever())
             await stop.wait()
             log.info("stopping", extra={"open_calls": len(server.hub.calls),

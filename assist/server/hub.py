@@ -18,11 +18,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assist.core.engine import Engine
 from assist.core.events import (
     AnyEvent,
     CallEnd,
@@ -35,7 +34,7 @@ from assist.core.events import (
     parse_event,
     safe_echo,
 )
-from assist.core.outputs import CallView, Output, Prompt, Transferred
+from assist.core.outputs import CallView, Fed, Output, Prompt, Transferred
 from assist.errors import CapacityError, EventError
 from assist.server.calllog import CallLog, OpenCall
 from assist.server.ledger import EndedCalls, PromptLedger, PromptOwner, new_generation, uid_key
@@ -103,13 +102,22 @@ def event_error(exc: EventError, seq: Any, call_id: Any, code: str = "invalid") 
             "expected": exc.expected, "got": exc.got, "message": str(exc)}
 
 
+class CallEngine(Protocol):
+    """What the hub needs of the engine: an Engine, or the server's PackVersions (several pack versions)."""
+
+    def feed(self, event: AnyEvent | dict[str, Any]) -> Fed: ...
+
+    def end_call(self, call_id: str, t_ms: int) -> list[Output]: ...
+
+
 class Hub:
     """Call registry and router. `clock` is monotonic seconds (injectable for tests)."""
 
-    def __init__(self, engine: Engine, *, max_calls: int, queue_size: int, metrics: Metrics,
+    def __init__(self, engine: CallEngine, *, max_calls: int, queue_size: int, metrics: Metrics,
                  clock: Callable[[], float] = time.monotonic, calllog: CallLog | None = None,
                  outbox_bytes: int = 4 << 20):
         self.engine = engine
+        self.rules_version: str | None = None  # shown in the supervisor's state
         self.outbox_bytes = outbox_bytes
         self.calllog = calllog
         self.max_calls = max_calls
@@ -136,7 +144,7 @@ class Hub:
 
     def join_supervisor(self, box: Outbox) -> None:
         calls = [c.to_dict() for c in self.calls.values()]
-        box.put(json.dumps({"kind": "state", "calls": calls}, ensure_ascii=False), HIGH)
+        box.put(json.dumps({"kind": "state", "calls": calls, "rules": self.rules_version}, ensure_ascii=False), HIGH)
         self.supervisors.add(box)
 
     def leave(self, box: Outbox, agent_id: str | None = None) -> None:

@@ -16,6 +16,7 @@
 
   const handlers = {
     state(msg) {
+      showRules(msg.rules);
       calls.clear();
       alerts.clear();
       alertList.replaceChildren();
@@ -50,9 +51,17 @@
       draw();
     },
     summary(msg) { endCall(msg.call_id); draw(); },
+    rules(msg) {
+      showRules(msg.version);
+      if (msg.ok === false) notice(msg.message);
+    },
     dropped(msg) { notice(`${msg.count} lower-priority updates were skipped to keep up.`); },
     warning(msg) { notice(`${msg.call_id}: ${msg.message}`); },
   };
+
+  function showRules(version) {
+    $("rules-version").textContent = version ? `rules ${version}` : "";
+  }
 
   function handle(msg) {
     const handler = msg && handlers[msg.kind];
