@@ -1,6 +1,6 @@
 """The only module that imports durable_rules; everything it does wrong stops here.
 
-What this contains (see the measurements in the project notes):
+What this contains (the README's "durable_rules, contained" has the measurements):
 - a Host whose background threads never start: time comes from events, not wall-clock timers;
 - rulesets registered once per process under a content-addressed name;
 - one durable_rules session (sid) per ruleset, shared by every call. Compiled rules are

@@ -74,6 +74,10 @@ def check(packs: list[RulePack]) -> list[str]:
     seen_rules: dict[str, str] = {}
     for pack in packs:
         m, ms = pack.manifest, pack.manifest_source
+        first = packs[0].manifest
+        if m.settings != first.settings:  # they are the engine's, not one pack's: every pack must agree
+            problems.append(f"{ms.at(('settings',))}: field 'settings': expected the settings of pack "
+                            f"'{first.id}' ({first.settings.model_dump()}), got {m.settings.model_dump()}")
         for name in m.cues:
             if name in cues:
                 problems.append(f"{ms.at(('cues', name))}: field 'cues.{name}': cue defined by two packs")
@@ -293,7 +297,7 @@ def compile_packs(packs: list[RulePack]) -> CompiledRules:
         digest=hashlib.sha256(blob.encode()).hexdigest()[:12],
         packs=tuple(p.id for p in packs),
         languages=tuple(languages),
-        settings=packs[0].manifest.settings,
+        settings=packs[0].manifest.settings,  # check() holds every pack to the same settings
         matchers=matchers,
         computed=computed,
         states=states,

@@ -159,8 +159,6 @@ class AssistServer:
             await self._server.wait_closed()
         if self.webhook is not None:
             await self.webhook.stop()  # what is not delivered stays in the call log
-        if self.commits is not None:
-            self.commits.close()  # waits for a transaction in flight
         if self.calllog is not None:
             self.calllog.close()
         self.engine.close()

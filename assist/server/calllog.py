@@ -238,11 +238,6 @@ class CallLog:
                 uids.add(uid)
         return seqs, uids
 
-    def purge(self, older_than_days: float, now: float | None = None) -> int:
-        """Delete calls that ended more than `older_than_days` ago, with their rows; open calls are
-        never touched. Returns how many calls went."""
-        return purge(self.db, older_than_days, now)
-
     def stats(self) -> dict[str, int]:
         calls, open_ = self.reads.execute("SELECT count(*), count(*) - count(ended_at) FROM calls").fetchone()
         rows = self.reads.execute("SELECT count(*) FROM rows").fetchone()[0]
@@ -253,6 +248,8 @@ PURGE_CHUNK = 100  # calls per transaction: a running server's writer waits for 
 
 
 def purge(db: sqlite3.Connection, older_than_days: float, now: float | None = None) -> int:
+    """Delete calls that ended more than `older_than_days` ago, with their rows, a chunk per transaction;
+    open calls are never touched. Returns how many calls went."""
     cutoff = (time.time() if now is None else now) - older_than_days * 86_400
     gone = 0
     while True:
@@ -356,9 +353,6 @@ class GroupCommit:
         else:
             self.failure = None
             done.set_result(written)
-
-    def close(self) -> None:
-        """Nothing to wait for: a transaction is written on the loop, never left half-way."""
 
 
 class Checkpointer:

@@ -1,7 +1,7 @@
 """The rule-pack loader and compiler on arbitrary YAML and on mutated copies of the real playbook.
 
 Either the pack loads and compiles, or RulePackError lists problems that each start with file:line.
-Also: compiled rulesets never hand a regex to durable_rules (see notes/durable_rules.md: its regex
+Also: compiled rulesets never hand a regex to durable_rules (README "durable_rules, contained": its regex
 dialect silently never matches \\d or (?i), and a wide CJK range segfaults the process).
 """
 

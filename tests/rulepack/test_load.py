@@ -106,3 +106,16 @@ def test_every_problem_is_reported_at_once(write_pack):
 def test_a_directory_without_packs_is_an_error(tmp_path):
     with pytest.raises(RulePackError, match="expected a pack directory"):
         load_rules(tmp_path)
+
+
+def test_packs_that_disagree_on_settings_are_refused_naming_the_pack_and_field(write_pack):
+    pack = write_pack()
+    for name, text in pack.files.items():
+        if name == "pack.yaml":
+            text = text.replace("id: mini", "id: other") + "settings: {max_open_prompts: 5}\n"
+        path = pack.root / "other" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    settings = [p for p in problems_of(pack) if "field 'settings'" in p]
+    assert len(settings) == 1
+    assert "other/pack.yaml:" in settings[0] and "'max_open_prompts': 5" in settings[0]
