@@ -23,3 +23,13 @@ def bundled(name: str) -> Path:
 
 DEFAULT_RULES = bundled("rules")
 EXAMPLES = bundled("examples")
+
+DEMO_LANGS = ("en", "zh", "bg")  # a bundled demo call per language: examples/demo_<lang>.jsonl
+
+
+def demo_call(lang: str = "en") -> Path:
+    """The bundled demo call in `lang` (one of DEMO_LANGS)."""
+    return EXAMPLES / f"demo_{lang}.jsonl"
+
+
+DEFAULT_CALL = demo_call("en")

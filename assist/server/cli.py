@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from assist.server import DEFAULT_HOST, DEFAULT_PORT
+
 DEFAULT_LOG = "assist-calls.db"
 
 
@@ -68,7 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from assist import load_rules
-    from assist.server.demo import demo_call, run_demo
+    from assist.bundle import demo_call
+    from assist.server.demo import run_demo
 
     rules = load_rules(args.rules)
     refused = 0
@@ -98,20 +101,13 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default(field: str) -> object:
-    from assist.server.config import ServerConfig
-
-    return ServerConfig.model_fields[field].default
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the server's subcommands to the `assist` parser."""
-    from assist.bundle import DEFAULT_RULES
-    from assist.server.demo import DEFAULT_CALL, DEMO_LANGS
+    from assist.bundle import DEFAULT_CALL, DEFAULT_RULES, DEMO_LANGS
 
     serve = sub.add_parser("serve", help="run the live server: /ingest, /agent, /supervisor, pages, /metrics")
-    serve.add_argument("--host", help=f"address to listen on (default {_default('host')})")
-    serve.add_argument("--port", type=int, help=f"port (default {_default('port')}; 0 picks a free one)")
+    serve.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     serve.add_argument("--rules", default=str(DEFAULT_RULES), help="rule packs directory")
     serve.add_argument("--config", help="YAML or JSON settings file (tokens, limits, origins, TLS)")
     serve.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile serves https/wss")
@@ -133,8 +129,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="serve and stream an example call at real speed; "
                                        "prints the sidebar URL")
     demo.add_argument("--once", action="store_true", help="stream the call once, then exit")
-    demo.add_argument("--host", help=f"address to listen on (default {_default('host')})")
-    demo.add_argument("--port", type=int, help=f"port (default {_default('port')}; 0 picks a free one)")
+    demo.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    demo.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     demo.add_argument("--speed", type=float, default=1.0, help="2 plays twice as fast")
     demo.add_argument("--lang", choices=DEMO_LANGS, default="en",
                       help=f"which bundled call to stream (default en: {DEFAULT_CALL.name})")

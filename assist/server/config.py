@@ -40,6 +40,7 @@ from pydantic_settings import (
 
 from assist.core.engine import DEFAULT_MAX_CALLS
 from assist.errors import AssistError
+from assist.server import DEFAULT_HOST, DEFAULT_PORT
 
 ENV_PREFIX = "ASSIST_"
 ENV_NESTED = "__"
@@ -125,8 +126,8 @@ class ServerConfig(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", validate_assignment=True, env_prefix=ENV_PREFIX,
                                       env_nested_delimiter=ENV_NESTED, case_sensitive=False)
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8765, ge=0, le=65535)
+    host: str = DEFAULT_HOST
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     tokens: Tokens = Field(default_factory=Tokens)
     limits: Limits = Field(default_factory=Limits)
     idle_timeout_s: float = Field(default=300.0, gt=0)  # a call with no event for this long is closed

@@ -13,7 +13,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from assist.bundle import EXAMPLES
+from assist.bundle import DEFAULT_CALL
 from assist.client import IngestClient
 from assist.core.compiled import CompiledRules
 from assist.core.events import AnyEvent, event_time, parse_event
@@ -23,15 +23,6 @@ from assist.server.app import AssistServer
 from assist.server.config import ServerConfig, Tokens
 from assist.timeline import Timeline
 
-DEMO_LANGS = ("en", "zh", "bg")  # a bundled demo call per language: examples/demo_<lang>.jsonl
-
-
-def demo_call(lang: str = "en") -> Path:
-    """The bundled demo call in `lang` (one of DEMO_LANGS)."""
-    return EXAMPLES / f"demo_{lang}.jsonl"
-
-
-DEFAULT_CALL = demo_call("en")
 MAX_PAUSE_MS = 10_000  # a long silence in the recording never stalls the demo for longer
 LOOP_GAP_S = 3.0
 

@@ -11,7 +11,8 @@ import pytest
 from conftest import agent, recv_until, run, server
 
 from assist import Engine, Prompt, load_rules
-from assist.server.demo import DEFAULT_CALL, DEMO_LANGS, demo_call, read_events, run_demo
+from assist.bundle import DEFAULT_CALL, DEMO_LANGS, demo_call
+from assist.server.demo import read_events, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 
