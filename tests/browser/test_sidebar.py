@@ -79,6 +79,20 @@ def test_reconnect_state_replaces_old_prompts(page: Page, scripted: ScriptedServ
     shot(page)
 
 
+def test_reconnect_button_stays_put_while_the_countdown_ticks(page: Page, scripted: ScriptedServer,
+                                                             shot: Any) -> None:
+    open_sidebar(page, scripted)
+    go_offline(page, scripted, shot)
+    status = page.get_by_test_id("status")
+    # Mark the button, then wait for the countdown to tick (the words change every second, and the
+    # refused reconnects start new countdowns): a click aimed at the button must not land on a
+    # replacement made in between.
+    page.evaluate("() => { document.querySelector('[data-testid=reconnect]').dataset.mark = 'same'; }")
+    first = status.inner_text()
+    expect(status).not_to_have_text(first, timeout=WAIT_MS)
+    expect(page.locator("[data-testid=reconnect][data-mark=same]")).to_have_count(1)
+
+
 def test_reconnects_by_itself_with_backoff(page: Page, scripted: ScriptedServer) -> None:
     open_sidebar(page, scripted)
     scripted.drop()

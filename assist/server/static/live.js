@@ -96,14 +96,17 @@ const Live = (() => {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const url = `${scheme}//${location.host}${path}?token=${encodeURIComponent(tok)}`;
 
+    // One "Reconnect now" button for the page's life: the countdown rewrites the status every second
+    // and each refused retry rewrites it again, and a button replaced each time slips from under a
+    // click in progress. Re-appending the same node keeps it the element the pointer is on.
+    const reconnectButton = el("button", { type: "button", class: "link", "data-testid": "reconnect",
+                                           onclick: () => reconnectNow() }, "Reconnect now");
+
     function show(state, text, withButton) {
       statusNode.dataset.state = state;
       document.body.dataset.link = state; // lets the page dim what may be stale
       statusNode.replaceChildren(el("span", { class: "status-dot", "aria-hidden": "true" }), text);
-      if (withButton) {
-        statusNode.append(" ", el("button", { type: "button", class: "link", "data-testid": "reconnect",
-                                              onclick: reconnectNow }, "Reconnect now"));
-      }
+      if (withButton) statusNode.append(" ", reconnectButton);
     }
 
     function open() {
