@@ -45,6 +45,10 @@ def main(argv: list[str]) -> int:
 
         progress(f"live: {calls} calls through a bare relay, then through the server, 20 s each")
         out.update(run_e2e_bench(calls=calls))
+        from assist.bench.vendor import vendor_live_vs_native
+
+        progress("live: the Deepgram example call as Deepgram messages vs as native events")
+        out.update(vendor_live_vs_native())
     elif stage == "durability":
         from assist.bench.durability import run_durability_bench
 

@@ -37,3 +37,11 @@ def test_unknown_stage_is_refused_with_the_choices() -> None:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert "engine" in proc.stderr and "durability" in proc.stderr
+
+
+def test_vendor_live_vs_native_runs_the_deepgram_call_both_ways() -> None:
+    from assist.bench.vendor import vendor_live_vs_native
+
+    got = vendor_live_vs_native(calls=3, rounds=1)
+    assert set(got) == {"native_events_per_s", "deepgram_events_per_s", "vendor_live_vs_native"}
+    assert got["native_events_per_s"] > 0 and got["deepgram_events_per_s"] > 0
