@@ -19,7 +19,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from assist.bench.loadgen import Latencies, measure
+from assist.bench.loadgen import CALLS_PER_INGEST, Latencies, measure
 from assist.bench.stats import percentile
 from assist.server import eventloop
 from assist.server.app import AssistServer
@@ -100,7 +100,8 @@ async def _with_relay(run: Run) -> tuple[Latencies, float]:
 def server_config(calls: int, log_path: str | None = None) -> ServerConfig:
     """The server every live stage runs: a token per agent, room for `calls` calls, no rate limit."""
     tokens = Tokens(cti="cti", agents={f"a{i}": f"t{i}" for i in range(calls)})
-    limits = Limits(max_calls=calls + 100, max_events_per_s=1_000_000, queue_size=256)
+    limits = Limits(max_calls=calls + 100, max_events_per_s=1_000_000, queue_size=256,
+                    connections_per_token=max(32, calls // CALLS_PER_INGEST + 8))  # the generator's CTI links
     return ServerConfig(port=0, tokens=tokens, limits=limits, log=CallLogSettings(path=log_path))
 
 
