@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import connect
 
+from assist.bench.stats import median
 from assist.bundle import EXAMPLES
 from assist.formats import ReadOptions, read_file
 from assist.server.app import AssistServer
@@ -73,7 +73,7 @@ async def _measure(calls: int, rounds: int) -> dict[str, float]:
         for r in range(rounds):  # alternating, so a busy moment on the machine hits both
             native.append(await _round(server, calls, False, f"n{r}", messages, events))
             deepgram.append(await _round(server, calls, True, f"d{r}", messages, events))
-    n, d = statistics.median(native), statistics.median(deepgram)
+    n, d = median(native), median(deepgram)
     return {"native_events_per_s": round(n, 1), "deepgram_events_per_s": round(d, 1),
             "vendor_live_vs_native": round(d / n, 3)}
 
