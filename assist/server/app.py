@@ -344,10 +344,13 @@ class AssistServer:
         acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(
             self.config.limits.acks_in_flight)
         sender = asyncio.create_task(self._send_acks(connection, acks))
+        budget = IngestBudget(self.config.limits.ingest_slice_bytes, None)  # the native path's pacing
         try:
             async for message in self._messages(connection):
                 replies = vendor.message(message, time.perf_counter())
                 await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
+                if budget.spend(len(message)):
+                    await asyncio.sleep(0)  # healthz, ticks, commits and other connections run here
             if not self.stopping:  # a normal close ends the call; an abnormal one raised above
                 vendor.close(time.perf_counter())
             await acks.put((self.commits.mark() if self.commits is not None else 0, []))  # committed too

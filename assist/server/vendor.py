@@ -66,7 +66,11 @@ class VendorIngest:
                 reply["index"] = batch.index
                 replies.append(reply)
         if not replies:
-            self.waiting.append({"type": "ack", "index": batch.index, "call_id": self.call_id})
+            ack: Reply = {"type": "ack", "index": batch.index, "call_id": self.call_id}
+            ids = [ev["utterance_id"] for ev in batch.events if "utterance_id" in ev]
+            if ids:  # the vendor's own result / segment ids, for clients that track those
+                ack["utterance_ids"] = ids
+            self.waiting.append(ack)
         if not self.stream.holding:
             replies, self.waiting = self.waiting + replies, []
         return replies

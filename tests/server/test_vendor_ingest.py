@@ -177,3 +177,21 @@ def test_a_final_after_its_partials_is_applied_and_a_resent_final_is_a_duplicate
             await ws.close()
 
     run(go())
+
+
+def test_an_lca_ack_names_the_segment_ids_the_message_carried() -> None:
+    lines = [ln for ln in (FORMATS / "lca_zh.jsonl").read_text(encoding="utf-8").splitlines() if ln.strip()]
+    segment = next(i for i, ln in enumerate(lines) if json.loads(ln)["EventType"] == "ADD_TRANSCRIPT_SEGMENT")
+
+    async def go() -> dict[int, dict[str, Any]]:
+        async with server(**QUIET) as srv:
+            ws = await vendor(srv, "lca")
+            for line in lines:
+                await ws.send(line)
+            got = await answers(ws, len(lines))
+            await ws.close()
+            return got
+
+    got = run(go())
+    assert got[segment]["utterance_ids"] == [str(json.loads(lines[segment])["SegmentId"])]
+    assert "utterance_ids" not in got[0]  # START completes no utterance
