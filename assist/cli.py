@@ -80,8 +80,7 @@ def _replay(args: argparse.Namespace) -> int:
             recorded.append(item)
         if isinstance(item, Problem):
             problems += 1
-            where = "" if item.message.startswith(item.where) else f"{item.where}: "  # a bad line says which
-            print(f"error: {where}{item.message}", file=sys.stderr)
+            print(f"error: {item}", file=sys.stderr)  # where (file:line) and what
             if args.strict:
                 print("stopped at the first error (--strict)", file=sys.stderr)
                 write_html_out()
@@ -121,7 +120,7 @@ def _report(args: argparse.Namespace) -> int:
                            show_progress=True):
             if isinstance(item, Problem):
                 problems.append(item)
-                print(f"error: {item.message}", file=sys.stderr)
+                print(f"error: {item}", file=sys.stderr)
             else:
                 yield from item.outputs
 
@@ -161,7 +160,7 @@ def _eval(args: argparse.Namespace) -> int:
     for item in outcomes(steps, engine):
         if isinstance(item, Problem):
             problems += 1
-            print(f"error: {item.message}", file=sys.stderr)
+            print(f"error: {item}", file=sys.stderr)
         else:
             calls.append(item)
     result = evaluate(calls, labels, noticed_by)

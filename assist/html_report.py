@@ -148,12 +148,8 @@ def _collect(calls: dict[str, _Call], step: Step) -> None:
 def _problems(problems: list[Problem]) -> str:
     if not problems:
         return ""
-    items = "".join(f"<li>{escape(_problem_text(p))}</li>" for p in problems)
+    items = "".join(f"<li>{escape(str(p))}</li>" for p in problems)
     return f'<div class="problems"><strong>{len(problems)} problem(s) in the input</strong><ul>{items}</ul></div>'
-
-
-def _problem_text(p: Problem) -> str:
-    return p.message if p.message.startswith(p.where) else f"{p.where}: {p.message}"
 
 
 def _call(c: _Call) -> str:

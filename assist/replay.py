@@ -15,9 +15,11 @@ from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
 from assist.core.events import AnyEvent, CallEnd, event_time, parse_event
 from assist.core.outputs import Output
-from assist.errors import AssistError, CapacityError, EventError, FormatError
+from assist.errors import AssistError, CapacityError, EventError, FormatError, Problem
 from assist.formats import ReadOptions, read_file
 from assist.progress import progress
+
+__all__ = ["Problem", "Step", "replay", "transcript_files"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +27,6 @@ class Step:
     where: str
     event: AnyEvent
     outputs: list[Output]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    where: str
-    message: str
 
 
 TRANSCRIPT_SUFFIXES = frozenset({".jsonl", ".txt", ".json", ".vtt", ".srt", ".ndjson"})
@@ -46,13 +42,13 @@ def transcript_files(paths: Sequence[str | Path]) -> list[Path]:
             found = sorted(f for f in p.rglob("*") if f.suffix in TRANSCRIPT_SUFFIXES and f.is_file()
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not found:
-                raise FormatError(f"{p}: expected transcript files ({', '.join(sorted(TRANSCRIPT_SUFFIXES))}) "
-                                  "in this directory or below it, found none")
+                raise FormatError(f"expected transcript files ({', '.join(sorted(TRANSCRIPT_SUFFIXES))}) "
+                                  "in this directory or below it, found none", where=str(p))
             out.extend(found)
         elif p.exists():
             out.append(p)
         else:
-            raise FormatError(f"{p}: no such file or directory")
+            raise FormatError("no such file or directory", where=str(p))
     return out
 
 
@@ -75,14 +71,14 @@ def replay(paths: Sequence[str | Path], rules: CompiledRules, *, fmt: str | None
             last_t: dict[str, int] = {}
             for item in items:
                 if item.problem is not None or item.event is None:
-                    yield Problem(item.where, item.problem or "empty item")
+                    yield Problem(item.where, item.problem or "empty item", item.field, item.expected, item.got)
                     continue
                 yield from _feed(eng, item.where, item.event, last_t)
         except AssistError as exc:
-            yield Problem(str(path), str(exc))
+            yield Problem.of(exc, str(path))
         for call_id in list(eng.open_calls):
             t = last_t.get(call_id, 0)
-            yield Problem(f"{path}", f"call '{call_id}' had no call.end; closed at the end of the file")
+            yield Problem(str(path), f"call '{call_id}' had no call.end; closed at the end of the file")
             yield Step(str(path), CallEnd(type="call.end", call_id=call_id, t_ms=t), eng.end_call(call_id, t))
 
 
@@ -90,11 +86,8 @@ def _feed(eng: Engine, where: str, raw: dict[str, Any], last_t: dict[str, int]) 
     try:
         event = parse_event(raw, where)
         outputs = eng.feed(event)
-    except EventError as exc:
-        yield Problem(where, str(exc) if str(exc).startswith(where) else f"{where}: {exc}")
-        return
-    except CapacityError as exc:
-        yield Problem(where, f"{where}: {exc}")
+    except (EventError, CapacityError) as exc:
+        yield Problem.of(exc, where)
         return
     last_t[event.call_id] = max(last_t.get(event.call_id, 0), event_time(event))
     yield Step(where, event, outputs)

@@ -47,7 +47,7 @@ class Timeline:
     def step(self, item: Step | Problem) -> None:
         if isinstance(item, Problem):
             self.problems += 1
-            print(self._c("bad", f"error: {item.message}"), file=sys.stderr)
+            print(self._c("bad", f"error: {item}"), file=sys.stderr)
             return
         self.event(item.event)
         for out in item.outputs:

@@ -32,7 +32,7 @@ from assist.core.outputs import (
     Transferred,
 )
 from assist.core.prompts import compose
-from assist.errors import EventError
+from assist.errors import EventError, UnknownCall
 
 _MIN_RATE_MS = 1500  # shorter utterances give no meaningful speech rate
 DEFAULT_MAX_CALLS = 2500  # open calls per engine; the server's limits.max_calls defaults to this
@@ -90,7 +90,7 @@ class Engine:
             return self._start(ev)
         state = self._calls.get(ev.call_id)
         if state is None:
-            raise EventError(f"unknown call '{ev.call_id}': expected a call.start for it first (or the "
+            raise UnknownCall(f"unknown call '{ev.call_id}': expected a call.start for it first (or the "
                              "call already ended)", field="call_id", expected="an open call",
                              got=ev.call_id)
         if isinstance(ev, CallEnd):

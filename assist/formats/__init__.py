@@ -32,14 +32,15 @@ class ReadOptions:
 class Item:
     where: str                          # file:line
     event: dict[str, Any] | None = None
-    problem: str | None = None
+    problem: str | None = None          # what is wrong, without the location (that is `where`)
     field: str = ""                     # with a problem about one field: which, what was expected, what came
     expected: str = ""
     got: str = ""
 
     @classmethod
     def failed(cls, where: str, exc: FormatError) -> Item:
-        return cls(where, problem=str(exc), field=exc.field, expected=exc.expected, got=exc.got)
+        """A problem item from `exc`, at the error's own location when it names one (more exact)."""
+        return cls(exc.where or where, problem=exc.message, field=exc.field, expected=exc.expected, got=exc.got)
 
 
 class StreamReader(Protocol):
@@ -94,8 +95,8 @@ def detect(head: str, source: str) -> Format:
         if fmt.sniff(head):
             return fmt
     first = next((ln for ln in head.splitlines() if ln.strip()), "")[:60]
-    raise FormatError(f"{source}: cannot tell the format: expected one of {', '.join(formats())} "
-                      f"(use --format to force one), got a file starting {first!r}")
+    raise FormatError(f"cannot tell the format: expected one of {', '.join(formats())} "
+                      f"(use --format to force one), got a file starting {first!r}", where=source)
 
 
 def read_file(path: Path, fmt_name: str | None, opts: ReadOptions) -> Iterator[Item]:
@@ -103,11 +104,11 @@ def read_file(path: Path, fmt_name: str | None, opts: ReadOptions) -> Iterator[I
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise FormatError(f"{path}: cannot read: {exc.strerror}") from None
+        raise FormatError(f"cannot read: {exc.strerror}", where=str(path)) from None
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: expected UTF-8 text, got invalid bytes at offset {exc.start}") from None
+        raise FormatError(f"expected UTF-8 text, got invalid bytes at offset {exc.start}", where=str(path)) from None
     if fmt_name is not None:
         if fmt_name not in formats():
             raise FormatError(f"unknown format {fmt_name!r}: expected one of {', '.join(formats())}")

@@ -39,41 +39,41 @@ class Turn:
 def ms(value: Any, where: str, field: str) -> int:
     """Seconds (a number, or a numeric string as Transcribe batch writes them) to whole milliseconds."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise FormatError(f"{where}: field '{field}': expected seconds as a number, got {describe(value)}",
-                          field=field, expected="seconds as a number", got=describe(value))
+        raise FormatError(f"field '{field}': expected seconds as a number, got {describe(value)}",
+                          field=field, expected="seconds as a number", got=describe(value), where=where)
     try:
         seconds = float(value)
     except ValueError:
-        raise FormatError(f"{where}: field '{field}': expected seconds as a number, "
+        raise FormatError(f"field '{field}': expected seconds as a number, "
                           f"got {describe(value)}", field=field, expected="seconds as a number",
-                          got=describe(value)) from None
+                          got=describe(value), where=where) from None
     if not math.isfinite(seconds) or seconds < 0:
-        raise FormatError(f"{where}: field '{field}': expected seconds >= 0, got {describe(value)}",
-                          field=field, expected="seconds >= 0", got=describe(value))
+        raise FormatError(f"field '{field}': expected seconds >= 0, got {describe(value)}",
+                          field=field, expected="seconds >= 0", got=describe(value), where=where)
     return round(seconds * 1000)
 
 
 def millis(value: Any, where: str, field: str) -> int:
     """A whole number of milliseconds, as Call Analytics writes BeginOffsetMillis."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise FormatError(f"{where}: field '{field}': expected milliseconds >= 0, got {describe(value)}",
-                          field=field, expected="milliseconds >= 0", got=describe(value))
+        raise FormatError(f"field '{field}': expected milliseconds >= 0, got {describe(value)}",
+                          field=field, expected="milliseconds >= 0", got=describe(value), where=where)
     return round(value)
 
 
 def require(obj: Any, name: str, where: str, kind: type | tuple[type, ...], expected: str) -> Any:
     """obj[name], checked to be of `kind`; FormatError naming the field, what was expected and what came."""
     if not isinstance(obj, dict):
-        raise FormatError(f"{where}: expected a JSON object with '{name}', got {describe(obj)}",
-                          field="", expected=f"a JSON object with '{name}'", got=describe(obj))
+        raise FormatError(f"expected a JSON object with '{name}', got {describe(obj)}",
+                          field="", expected=f"a JSON object with '{name}'", got=describe(obj), where=where)
     if name not in obj:
-        raise FormatError(f"{where}: field '{name}': expected {expected}, got nothing (field missing)",
-                          field=name, expected=expected, got="nothing (field missing)")
+        raise FormatError(f"field '{name}': expected {expected}, got nothing (field missing)",
+                          field=name, expected=expected, got="nothing (field missing)", where=where)
     value = obj[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise FormatError(f"{where}: field '{name}': expected {expected}, got {describe(value)}",
-                          field=name, expected=expected, got=describe(value))
+        raise FormatError(f"field '{name}': expected {expected}, got {describe(value)}",
+                          field=name, expected=expected, got=describe(value), where=where)
     return value
 
 
@@ -83,7 +83,7 @@ def load_json(content: str, source: str, expected: str) -> Any:
         return json.loads(content)
     except (ValueError, RecursionError) as exc:  # not only JSONDecodeError: huge ints, deep nesting
         at = exc.lineno if isinstance(exc, json.JSONDecodeError) else 1
-        raise FormatError(f"{source}:{at}: expected {expected}, got {json_problem(exc)}") from None
+        raise FormatError(f"expected {expected}, got {json_problem(exc)}", where=f"{source}:{at}") from None
 
 
 def first_record(head: str) -> tuple[str, Any]:
@@ -153,15 +153,15 @@ def roles(labels: Iterable[str], kind: Kind, opts: ReadOptions, source: str,
     if wanted is not None:
         agent = label(kind, wanted)
         if agent not in found:
-            raise FormatError(f"{source}: {_OPTION[kind]} {wanted}: expected one of the {kind}s in the file "
-                              f"({listed})")
+            raise FormatError(f"{_OPTION[kind]} {wanted}: expected one of the {kind}s in the file "
+                              f"({listed})", where=source)
         return {x: "agent" if x == agent else "customer" for x in found}
     other: Kind = "speaker" if kind == "channel" else "channel"
     hint = (f"; {_OPTION[other]} does not apply, this file labels {kind}s"
             if (opts.agent_speaker if kind == "channel" else opts.agent_channel) else "")
     example = found[0] if found else f"{_PREFIX[kind]}0"
-    raise FormatError(f"{source}: cannot tell which {kind} is the agent: expected {_OPTION[kind]} "
-                      f"(e.g. {_OPTION[kind]} {example}), found {kind}s {listed}{hint}")
+    raise FormatError(f"cannot tell which {kind} is the agent: expected {_OPTION[kind]} "
+                      f"(e.g. {_OPTION[kind]} {example}), found {kind}s {listed}{hint}", where=source)
 
 
 def _natural(x: str) -> tuple[str, int]:
@@ -223,7 +223,7 @@ def read_stream(reader: StreamReader, content: str, source: str) -> Iterator[Ite
     """A file read with a stream reader: each record pushed in order, then the end of the stream."""
     for where, obj, problem in records(content, source):
         if problem is not None:
-            yield Item(where, problem=f"{where}: {problem}")
+            yield Item(where, problem=problem)
             continue
         yield from reader.push(obj, where)
     yield from reader.close(f"{source}:1")
@@ -281,10 +281,10 @@ class TurnStream:
         kind: Kind = "speaker" if t.label.startswith(_PREFIX["speaker"]) else "channel"
         if not any(a.startswith(_PREFIX[kind]) for a in self.agents):
             param = f"agent_{kind}"
-            raise FormatError(f"{t.where}: this stream labels {kind}s ({t.label}): expected the {param} "
+            raise FormatError(f"this stream labels {kind}s ({t.label}): expected the {param} "
                               f"parameter, got {', '.join(sorted(self.agents)) or 'none'}",
                               field=param, expected=f"the agent's {kind} (this stream labels {kind}s)",
-                              got=", ".join(sorted(self.agents)) or "nothing")
+                              got=", ".join(sorted(self.agents)) or "nothing", where=t.where)
         return "customer"
 
     def finish(self, where: str, kind: Kind) -> list[Item]:

@@ -74,7 +74,7 @@ def _sniff(head: str) -> bool:
 def _channel(msg: dict[str, Any], where: str) -> tuple[int, bool]:
     idx = msg.get("channel_index", [0, 1])
     if not (isinstance(idx, list) and idx and all(isinstance(x, int) for x in idx)):
-        raise FormatError(f"{where}: field 'channel_index': expected [channel, channels], got {idx!r}")
+        raise FormatError(f"field 'channel_index': expected [channel, channels], got {idx!r}", where=where)
     return idx[0], len(idx) > 1 and idx[1] > 1
 
 
@@ -149,10 +149,10 @@ class _Assembler:
 
 
 def _unlabelled(where: str) -> FormatError:
-    return FormatError(f"{where}: expected words[].speaker (diarize=true) or channel_index [channel, channels] "
+    return FormatError("expected words[].speaker (diarize=true) or channel_index [channel, channels] "
                        "with more than one channel (multichannel=true) to tell the parties apart, got neither",
                        field="channel_index", expected="words[].speaker or more than one channel",
-                       got="neither")
+                       got="neither", where=where)
 
 
 class Reader:
@@ -171,7 +171,7 @@ class Reader:
         kind = message.get("type") if isinstance(message, dict) else None
         if kind not in MESSAGE_TYPES:
             expected = f"one of {', '.join(MESSAGE_TYPES)}"
-            return [Item(where, problem=f"{where}: field 'type': expected {expected}, got {kind!r}",
+            return [Item(where, problem=f"field 'type': expected {expected}, got {kind!r}",
                          field="type", expected=expected, got=repr(kind))]
         problems: list[Item] = []
         try:

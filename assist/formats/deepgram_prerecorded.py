@@ -84,8 +84,8 @@ def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
     elif isinstance(channels, list):
         turns = _word_turns(channels, source, multichannel)
     else:
-        raise FormatError(f"{source}: field 'results': expected 'utterances' or 'channels', "
-                          f"got keys {', '.join(map(str, results)) or 'none'}")
+        raise FormatError(f"field 'results': expected 'utterances' or 'channels', "
+                          f"got keys {', '.join(map(str, results)) or 'none'}", where=source)
     speaker_of = roles((t.label for t in turns if t.label and t.text.strip()), kind, opts, source)
     yield from events(turns, speaker_of, opts, call_id=opts.call_id, where=f"{source}:1")
 

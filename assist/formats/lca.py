@@ -92,8 +92,8 @@ def _segment(obj: dict[str, Any], where: str) -> _Segment | None:
         return _from_utterance(obj["UtteranceEvent"], where)
     if obj.get("TranscriptEvent"):
         return _from_transcript_event(obj["TranscriptEvent"], where)
-    raise FormatError(f"{where}: expected a segment with Channel, SegmentId, StartTime, EndTime, Transcript "
-                      "and IsPartial (or an UtteranceEvent / TranscriptEvent), got none of them")
+    raise FormatError("expected a segment with Channel, SegmentId, StartTime, EndTime, Transcript "
+                      "and IsPartial (or an UtteranceEvent / TranscriptEvent), got none of them", where=where)
 
 
 class _Calls:
@@ -120,7 +120,7 @@ class _Calls:
 
     def segment(self, call_id: str, obj: dict[str, Any], where: str) -> Iterator[Item]:
         if call_id in self.ended:
-            yield Item(where, problem=f"{where}: call '{call_id}' already ended: expected segments before END",
+            yield Item(where, problem=f"call '{call_id}' already ended: expected segments before END",
                        field="CallId", expected="a call that has not ended", got=call_id)
             return
         seg = _segment(obj, where)

@@ -95,12 +95,12 @@ class LiveStream:
             obj = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             got = json_problem(exc)
-            batch.problems.append(Item(where, problem=f"{where}: expected a JSON object, got {got}",
+            batch.problems.append(Item(where, problem=f"expected a JSON object, got {got}",
                                        field="", expected="a JSON object", got=got))
             return batch
         if not isinstance(obj, dict):
             got = describe(obj)
-            batch.problems.append(Item(where, problem=f"{where}: expected a JSON object, got {got}",
+            batch.problems.append(Item(where, problem=f"expected a JSON object, got {got}",
                                        field="", expected="a JSON object", got=got))
             return batch
         self._sort(self.reader.push(obj, where), batch)

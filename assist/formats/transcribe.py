@@ -48,7 +48,7 @@ def _word(item: Any, where: str, party: str | None) -> _Word:
     kind = require(item, "type", where, str, "'pronunciation' or 'punctuation'")
     alts = require(item, "alternatives", where, list, "a list of alternatives with 'content'")
     if not alts:
-        raise FormatError(f"{where}: field 'alternatives': expected at least one alternative, got []")
+        raise FormatError("field 'alternatives': expected at least one alternative, got []", where=where)
     content = require(alts[0], "content", f"{where}.alternatives[0]", str, "the word as text")
     conf = alts[0].get("confidence")
     try:
@@ -58,7 +58,7 @@ def _word(item: Any, where: str, party: str | None) -> _Word:
     if kind == "punctuation":
         return _Word(where, party, content, None, None, confidence)
     if kind != "pronunciation":
-        raise FormatError(f"{where}: field 'type': expected 'pronunciation' or 'punctuation', got {describe(kind)}")
+        raise FormatError(f"field 'type': expected 'pronunciation' or 'punctuation', got {describe(kind)}", where=where)
     start = ms(require(item, "start_time", where, (str, int, float), "seconds"), where, "start_time")
     end = ms(require(item, "end_time", where, (str, int, float), "seconds"), where, "end_time")
     return _Word(where, party, content, start, end, confidence)
@@ -93,7 +93,7 @@ def _words(results: dict[str, Any], source: str) -> tuple[Kind | None, list[_Wor
     for i, item in enumerate(items):
         where = f"{source}:results.items[{i}]"
         if not isinstance(item, dict):
-            raise FormatError(f"{where}: expected an item object, got {describe(item)}")
+            raise FormatError(f"expected an item object, got {describe(item)}", where=where)
         party = _party(item, by_start)
         if party is not None:
             kind = party[0]
@@ -128,9 +128,9 @@ def _turns(words: list[_Word], source: str) -> list[Turn]:
     for w in words:
         party = w.party if w.party is not None else (last_party if w.start_ms is None else None)
         if party is None:
-            raise FormatError(f"{w.where}: expected a speaker_label or channel_label for the word "
+            raise FormatError(f"expected a speaker_label or channel_label for the word "
                               f"{w.text!r}, got none (was the job run with speaker partitioning or "
-                              "channel identification?)")
+                              "channel identification?)", where=w.where)
         if w.start_ms is None:  # punctuation: belongs to the turn it follows
             if turns:
                 parts.append(w.text)
@@ -152,8 +152,8 @@ def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
     kind, words = _words(results, source)
     turns = _turns(words, source)
     if kind is None:
-        raise FormatError(f"{source}: expected speaker labels (spk_0…) or channel labels (ch_0…) on the "
-                          "items, got neither (run the job with ShowSpeakerLabels or ChannelIdentification)")
+        raise FormatError("expected speaker labels (spk_0…) or channel labels (ch_0…) on the items, got neither "
+                          "(run the job with ShowSpeakerLabels or ChannelIdentification)", where=source)
     speaker_of = roles((t.label for t in turns if t.label), kind, opts, source)
     lang = results.get("language_code") if isinstance(results.get("language_code"), str) else None
     yield from events(turns, speaker_of, opts, call_id=opts.call_id, where=f"{source}:1", lang=lang)

@@ -37,8 +37,8 @@ def _role(turn: dict[str, Any], where: str, participants: dict[str, str]) -> str
         pid = turn.get("ParticipantId")
         raw = participants.get(str(pid), pid)
     if not isinstance(raw, str):
-        raise FormatError(f"{where}: field 'ParticipantRole': expected AGENT or CUSTOMER, got "
-                          f"{describe(raw) if raw is not None else 'nothing (field missing)'}")
+        raise FormatError(f"field 'ParticipantRole': expected AGENT or CUSTOMER, got "
+                          f"{describe(raw) if raw is not None else 'nothing (field missing)'}", where=where)
     return _ROLE.get(raw.upper())
 
 

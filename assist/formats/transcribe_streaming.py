@@ -81,9 +81,9 @@ def _result_turns(result: Any, where: str) -> tuple[Kind | None, list[Turn]]:
 
 
 def _unlabelled(where: str) -> FormatError:
-    return FormatError(f"{where}: expected a ChannelId (channel identification) or Items[].Speaker (speaker "
+    return FormatError("expected a ChannelId (channel identification) or Items[].Speaker (speaker "
                        "partitioning) to tell the parties apart, got neither", field="ChannelId",
-                       expected="a ChannelId or Items[].Speaker", got="neither")
+                       expected="a ChannelId or Items[].Speaker", got="neither", where=where)
 
 
 class _Labels:
@@ -147,9 +147,9 @@ class Reader:
                 result_kind, found = _result_turns(result, f"{where}:Results[{k}]")
                 if result_kind is not None:
                     if self.live and self.kinds and result_kind not in self.kinds:
-                        raise FormatError(f"{where}: expected either ChannelId or Items[].Speaker throughout, "
+                        raise FormatError("expected either ChannelId or Items[].Speaker throughout, "
                                           "got both", field="ChannelId", expected="the same labelling throughout",
-                                          got="both")
+                                          got="both", where=where)
                     self.kinds.add(result_kind)
                 if isinstance(result, dict) and isinstance(result.get("LanguageCode"), str):
                     self.out.lang = self.out.lang or result["LanguageCode"]
@@ -161,9 +161,9 @@ class Reader:
 
     def close(self, where: str) -> list[Item]:
         if len(self.kinds) > 1:
-            raise FormatError(f"{self.source}: expected either ChannelId or Items[].Speaker throughout, got both")
+            raise FormatError("expected either ChannelId or Items[].Speaker throughout, got both", where=self.source)
         if not self.seen_results and not self.live:
-            raise FormatError(f"{self.source}: expected TranscriptEvent records with results, got none")
+            raise FormatError("expected TranscriptEvent records with results, got none", where=self.source)
         out = self.out.add(self.labels.rest())
         kind: Kind = next(iter(self.kinds)) if self.kinds else "channel"
         return out + self.out.finish(where, kind)

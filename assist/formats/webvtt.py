@@ -61,7 +61,7 @@ def cues(content: str, source: str) -> Iterator[Cue | Item]:
         timing = next((i for i, ln in enumerate(block[:2]) if "-->" in ln), None)
         m = TIMING.match(block[timing]) if timing is not None else None
         if timing is None or m is None:
-            yield Item(f"{source}:{block_start + 1}", problem=f"{source}:{block_start + 1}: expected a cue timing "
+            yield Item(f"{source}:{block_start + 1}", problem=f"expected a cue timing "
                        f"line such as '00:00:01.000 --> 00:00:04.000', got {block[0].strip()[:40]!r}")
             continue
         where = f"{source}:{block_start + timing + 1}"
@@ -110,7 +110,7 @@ def read_cues(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
         for name, text in _spans(cue):
             who = speaker_key(name) if name else (turns[-1].label if turns else None)
             if who is None:
-                yield Item(cue.where, problem=f"{cue.where}: expected a speaker such as '<v Agent>' or "
+                yield Item(cue.where, problem=f"expected a speaker such as '<v Agent>' or "
                            f"'Customer:' on the first cue, got {text[:40]!r}")
                 continue
             if not text:

@@ -33,7 +33,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
+        raise FormatError(f"cannot read ({exc.strerror})", where=str(path)) from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -41,12 +41,12 @@ def read_events(path: Path) -> list[dict[str, Any]]:
             obj = json.loads(line)
             parse_event(obj, f"{path}:{n}")
         except json.JSONDecodeError as exc:
-            raise FormatError(f"{path}:{n}: expected a JSON object, got invalid JSON ({exc})") from None
+            raise FormatError(f"expected a JSON object, got invalid JSON ({exc})", where=f"{path}:{n}") from None
         except Exception as exc:
             raise FormatError(str(exc)) from None
         events.append(obj)
     if not events:
-        raise FormatError(f"{path}: no events")
+        raise FormatError("no events", where=str(path))
     return events
 
 

@@ -35,7 +35,7 @@ from assist.core.events import (
     safe_echo,
 )
 from assist.core.outputs import CallView, Fed, Output, Prompt, Transferred
-from assist.errors import CapacityError, EventError
+from assist.errors import AssistError, CallEnded, CapacityError, EventError, UnknownCall
 from assist.server.calllog import CallLog, OpenCall
 from assist.server.ledger import EndedCalls, PromptLedger, PromptOwner, new_generation, uid_key
 from assist.server.metrics import Metrics
@@ -96,8 +96,15 @@ class SidebarFeedback(BaseModel):
     action: Literal["ack", "dismiss", "helpful", "not_helpful"]
 
 
-def event_error(exc: EventError, seq: Any, call_id: Any, code: str = "invalid") -> Reply:
+# the code of an error frame, by the kind of error (anything else is "invalid")
+ERROR_CODES: tuple[tuple[type[AssistError], str], ...] = (
+    (UnknownCall, "unknown_call"), (CallEnded, "call_ended"), (CapacityError, "capacity"))
+
+
+def event_error(exc: AssistError, seq: Any, call_id: Any, code: str | None = None) -> Reply:
     """The error frame for one event; what it echoes of the client's input is made safe to send."""
+    if code is None:
+        code = next((c for kind, c in ERROR_CODES if isinstance(exc, kind)), "invalid")
     return {"type": "error", "code": code, "seq": safe_echo(seq), "call_id": safe_echo(call_id), "field": exc.field,
             "expected": exc.expected, "got": exc.got, "message": str(exc)}
 
@@ -169,9 +176,9 @@ class Hub:
             self.metrics.events_in.labels("duplicate").inc()
             return {"type": "ack", "seq": seq, "call_id": call_id, "duplicate": True}
         if live is None and call_id in self.ended and not isinstance(ev, CallStart):
-            ended = EventError(f"call '{call_id}' already ended: expected no events after its call.end",
-                               field="call_id", expected="an open call", got=call_id)
-            return self._refused(event_error(ended, seq, call_id, "call_ended"))
+            ended = CallEnded(f"call '{call_id}' already ended: expected no events after its call.end",
+                              field="call_id", expected="an open call", got=call_id)
+            return self._refused(event_error(ended, seq, call_id))
         if isinstance(ev, CallStart) and live is None and len(self.calls) >= self.max_calls:
             return self._refused(self._capacity_error(seq, call_id))
         try:
@@ -179,8 +186,7 @@ class Hub:
         except CapacityError:
             return self._refused(self._capacity_error(seq, call_id))
         except EventError as exc:
-            code = "unknown_call" if exc.field == "call_id" and live is None else "invalid"
-            return self._refused(event_error(exc, seq, call_id, code))
+            return self._refused(event_error(exc, seq, call_id))
         except Exception as exc:  # an engine bug must cost one event, not the connection and its calls
             log.exception("engine_failed", extra={"call_id": call_id, "seq": seq})
             fault = EventError(f"the engine failed on this event ({type(exc).__name__}); the call goes on",
@@ -272,9 +278,9 @@ class Hub:
         return reply
 
     def _capacity_error(self, seq: Any, call_id: str) -> Reply:
-        exc = EventError(f"the server already has {self.max_calls} open calls: call '{call_id}' refused",
-                         field="call_id", expected=f"at most {self.max_calls} open calls", got=call_id)
-        return event_error(exc, seq, call_id, "capacity")
+        exc = CapacityError(f"the server already has {self.max_calls} open calls: call '{call_id}' refused",
+                            field="call_id", expected=f"at most {self.max_calls} open calls", got=call_id)
+        return event_error(exc, seq, call_id)
 
     # -- clock --------------------------------------------------------------------------------------
     def tick(self, idle_timeout_s: float, part: int = 0, parts: int = 1) -> None:

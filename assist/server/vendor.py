@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from assist.errors import FormatError
+from assist.errors import FormatError, problem_text
 from assist.formats import Item
 from assist.formats.live import LiveStream
 
@@ -43,7 +43,7 @@ def stream_for(path: str) -> LiveStream | tuple[HTTPStatus, str] | None:
 def problem_frame(item: Item, index: int, call_id: str | None) -> Reply:
     return {"type": "error", "code": "invalid", "index": index, "seq": None, "call_id": call_id,
             "field": item.field, "expected": item.expected, "got": item.got,
-            "message": item.problem or "invalid message"}
+            "message": problem_text(item.where, item.problem or "invalid message")}
 
 
 class VendorIngest:

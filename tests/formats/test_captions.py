@@ -66,7 +66,7 @@ def test_bad_cues_are_problems_with_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.vtt"
     path.write_text("WEBVTT\n\n00:01.000 --> 00:02.000\nno speaker yet\n\n"
                     "oops this is not a cue\n\n00:03.000 --> 00:04.000\n<v Agent>Hello.\n")
-    problems = [i.problem for i in items(path) if i.problem]
+    problems = [f"{i.where}: {i.problem}" for i in items(path) if i.problem]
     assert problems == [
         f"{path}:3: expected a speaker such as '<v Agent>' or 'Customer:' on the first cue, got 'no speaker yet'",
         f"{path}:6: expected a cue timing line such as '00:00:01.000 --> 00:00:04.000', got 'oops this is not a cue'",

@@ -94,7 +94,7 @@ def test_bad_messages_are_problems_with_file_and_line(tmp_path: Path) -> None:
     good = message("Where is my refund?", 0.5, 2.0, final=True, speech_final=True, speaker=1)
     path.write_text("\n".join([json.dumps(good), "[1, 2", json.dumps({"type": "Oops"}),
                                json.dumps({**good, "start": "soon"})]) + "\n")
-    problems = [i.problem for i in items(path, agent_speaker="1") if i.problem]
+    problems = [f"{i.where}: {i.problem}" for i in items(path, agent_speaker="1") if i.problem]
     assert problems[0].startswith(f"{path}:2: expected a JSON object, got invalid JSON")
     assert problems[1] == (f"{path}:3: field 'type': expected one of Results, Metadata, SpeechStarted, "
                            "UtteranceEnd, got 'Oops'")

@@ -71,7 +71,7 @@ def test_an_event_with_a_wrong_field_is_a_problem_naming_line_and_field(tmp_path
     bad = {**utterance("a", "agent", "hi", 2000), "start_ms": "soon"}
     path = write_jsonl(tmp_path / "bad.jsonl", [*INTERLEAVED[:3], bad, *INTERLEAVED[3:]])
     (problem,) = [i for i in replay([path], rules) if isinstance(i, Problem)]
-    assert problem.message.startswith(f"{path}:4: field 'start_ms'")
+    assert str(problem).startswith(f"{path}:4: field 'start_ms'")
 
 
 def test_a_call_without_call_end_is_closed_with_a_summary(tmp_path, rules):

@@ -83,7 +83,7 @@ def test_bad_lines_are_problems_with_file_line_and_field(tmp_path: Path) -> None
                             {"EventType": "START"},
                             {"EventType": "END", "CallId": "c"},
                             segment("c", "AGENT", "s2", 3, 4, "Late.", False)])
-    problems = [i.problem for i in items(path) if i.problem]
+    problems = [f"{i.where}: {i.problem}" for i in items(path) if i.problem]
     assert problems == [
         f"{path}:2: expected a JSON object, got invalid JSON (Expecting property name enclosed in double quotes"
         " at column 2)",

@@ -84,7 +84,7 @@ def test_bad_lines_are_problems_with_file_and_line_and_the_rest_is_read(tmp_path
              json.dumps(result("r3", "It's company policy.", 2.5, 3.5, False, "ch_1"))]
     path.write_text("\n".join(lines) + "\n")
     got = items(path, agent_channel="ch_1")
-    problems = [i.problem for i in got if i.problem]
+    problems = [f"{i.where}: {i.problem}" for i in got if i.problem]
     assert problems[0].startswith("bad.jsonl:2: expected a JSON object, got invalid JSON".replace(
         "bad.jsonl", str(path)))
     assert problems[1] == f"{path}:3:Results[0]: field 'StartTime': expected seconds, got 'x'"
