@@ -26,6 +26,7 @@ from assist.core.durable_adapter import ruleset_json
 from assist.core.normalize import to_traditional
 from assist.errors import RulePackError
 from assist.rulepack.load import RulePack
+from assist.rulepack.regex_safety import nested_quantifier
 from assist.rulepack.schema import FEATURES, Condition, LexEntry, Rule
 
 WHY_FIELDS = frozenset({"heard", "words", "run_words", "type"})
@@ -47,6 +48,10 @@ def _check_regex(rx: str) -> str | None:
         return f"invalid regular expression ({exc or type(exc).__name__})"
     if compiled.match(""):
         return "regular expression matches the empty string"
+    nested = nested_quantifier(rx)
+    if nested:
+        return (f"regular expression with nested quantifiers ({nested}): it can take exponential time on "
+                "a long utterance; write it without a repeat inside a repeat")
     return None
 
 

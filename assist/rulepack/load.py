@@ -6,6 +6,7 @@ Every problem is reported as ``file:line: rule 'id': field 'path': what was expe
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,16 +69,19 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
                               list("tTfF"))
 
 
-def _walk(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)  # a key's own line, not where its block value starts
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
-            out[(*path, name)] = key.start_mark.line + 1
-            _walk(value, (*path, name), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), out)
+def _walk(root: yaml.Node, base: Path_, out: dict[Path_, int]) -> None:
+    """The line of every key path; iterative, so 5,000 nested mappings cost no recursion."""
+    stack: list[tuple[yaml.Node, Path_]] = [(root, base)]
+    while stack:
+        node, path = stack.pop()
+        out.setdefault(path, node.start_mark.line + 1)  # a key's own line, not where its block value starts
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark.line)
+                out[(*path, name)] = key.start_mark.line + 1
+                stack.append((value, (*path, name)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
 
 
 def read_yaml(path: Path, display: str) -> tuple[Any, Source]:
@@ -171,11 +175,18 @@ def _first_alias(root: yaml.Node) -> yaml.Node | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)[:60]
+    except RecursionError:  # 5,000 nested mappings: show the top levels only
+        return reprlib.repr(value)[:60]
+
+
 def validation_problems(exc: ValidationError, source: Source, base: Path_, who: str) -> Iterator[str]:
     for err in exc.errors():
         loc: Path_ = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         fieldname = ".".join(str(p) for p in loc) or "(top level)"
-        got = "nothing (missing)" if err["type"] == "missing" else repr(err.get("input"))[:60]
+        got = "nothing (missing)" if err["type"] == "missing" else _shown(err.get("input"))
         yield f"{source.at((*base, *loc))}: {who}field '{fieldname}': {err['msg']}; got {got}"
 
 

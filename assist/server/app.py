@@ -35,8 +35,18 @@ from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
 from assist.server.gctune import QuietGC
-from assist.server.guard import ConnectionCaps, IngestBudget, RateLimit
-from assist.server.http import STATIC_DIR, WS_PATHS, Gate, Identity, http_route, is_upgrade, respond
+from assist.server.guard import ConnectionCaps, HostCheck, IngestBudget, RateLimit
+from assist.server.http import (
+    STATIC_DIR,
+    WS_PATHS,
+    Gate,
+    Identity,
+    handshake_refusal,
+    http_route,
+    is_upgrade,
+    page_with_ticket,
+    respond,
+)
 from assist.server.hub import Hub
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
@@ -80,6 +90,7 @@ class AssistServer:
             self.hub.on_summary = self.webhook.call_ended
         self.gate = Gate(config.tokens, config.allowed_origins)
         self.caps = ConnectionCaps(config.limits.connections_per_token)
+        self.hosts = HostCheck(config.host, config.allowed_hosts)
         self.static_dir = static_dir
         self.started = time.monotonic()
         self.port = config.port
@@ -119,6 +130,7 @@ class AssistServer:
         self._server = await serve(
             self._handle, self.config.host, self.config.port, process_request=self._process_request,
             max_size=self.config.limits.max_message_bytes, ssl=ssl_context, compression=None,
+            server_header="assist",  # no software versions for a scanner to match
         )
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.gc_full_every_s > 0:  # see gctune: no full GC pause in the middle of the traffic
@@ -266,9 +278,13 @@ class AssistServer:
 
     # -- handshake ----------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        refused = handshake_refusal(request, self.hosts)
+        if refused is not None:
+            return refused
         path = urlsplit(request.path).path
         if path not in WS_PATHS or not is_upgrade(request):
-            return http_route(request, self.health, self.metrics.render, self.static_dir)
+            return page_with_ticket(request, self.gate, self.config.certfile is not None) or http_route(
+                request, self.health, self.metrics.render, self.static_dir, may_monitor=self.gate.monitor_ok)
         who = self.gate.identify(request)
         if isinstance(who, HTTPStatus):
             text = "missing token\n" if who == HTTPStatus.UNAUTHORIZED else "invalid token\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -89,11 +90,13 @@ class OpenCall:
 
 def _connect(path: Path, sync: Sync) -> sqlite3.Connection:
     try:
+        if not path.exists():  # transcripts are personal data: owner only (SQLite gives -wal/-shm the same mode)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={sync.upper()}")
         db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the event loop (Checkpointer)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise CallLogError(f"{path}: cannot open the call log ({exc})") from None
     return db
 

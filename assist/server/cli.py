@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
     from assist import load_rules
     from assist.server import eventloop
     from assist.server.app import AssistServer
-    from assist.server.config import load_config
+    from assist.server.config import MIN_TOKEN_CHARS, ConfigError, load_config
     from assist.server.logs import configure as configure_logging
 
     config = load_config(args.config, host=args.host, port=args.port, certfile=args.certfile,
@@ -38,6 +38,10 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config.logging.format, config.logging.level)
     rules = load_rules(args.rules)
     tokens = config.tokens
+    short = tokens.short()
+    if short:
+        raise ConfigError(f"{', '.join(short)}: expected a token of at least {MIN_TOKEN_CHARS} characters "
+                          "(python -c 'import secrets; print(secrets.token_urlsafe(24))' makes one)")
     if not (tokens.cti or tokens.supervisor or tokens.agents):
         log.warning("no_tokens", extra={"why": "every websocket connection will be refused",
                                         "fix": "tokens.* in --config, or ASSIST_TOKENS__CTI etc."})

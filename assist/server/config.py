@@ -51,6 +51,9 @@ class ConfigError(AssistError):
     """The server configuration file or environment is invalid."""
 
 
+MIN_TOKEN_CHARS = 16  # `assist serve` refuses shorter tokens: a shared secret must not be guessable
+
+
 class Tokens(BaseModel):
     """Shared secrets. An empty token disables that role (nobody can connect as it)."""
 
@@ -58,12 +61,19 @@ class Tokens(BaseModel):
 
     cti: str = ""
     supervisor: str = ""
+    metrics: str = ""  # opens /metrics and /healthz details; without it the supervisor token does
     agents: dict[str, str] = Field(default_factory=dict)  # agent_id → token
+
+    def short(self, min_chars: int = MIN_TOKEN_CHARS) -> list[str]:
+        """The roles whose token is set but shorter than `min_chars` (guessable)."""
+        roles = [("cti", self.cti), ("supervisor", self.supervisor), ("metrics", self.metrics)]
+        roles += [(f"agents.{a}", t) for a, t in self.agents.items()]
+        return [f"tokens.{role}" for role, token in roles if token and len(token) < min_chars]
 
     @model_validator(mode="after")
     def _distinct(self) -> Tokens:
         seen: dict[str, str] = {}
-        roles = [("cti", self.cti), ("supervisor", self.supervisor)]
+        roles = [("cti", self.cti), ("supervisor", self.supervisor), ("metrics", self.metrics)]
         roles += [(f"agents.{a}", t) for a, t in self.agents.items()]
         for role, token in roles:
             if not token:
@@ -138,6 +148,7 @@ class ServerConfig(BaseSettings):
     certfile: str | None = None
     keyfile: str | None = None
     allowed_origins: list[str] = Field(default_factory=list)  # besides the server's own origin
+    allowed_hosts: list[str] = Field(default_factory=list)  # Host names served; default: bind address, loopback
     log: CallLogSettings = Field(default_factory=CallLogSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     summary_webhook: SummaryWebhookSettings = Field(default_factory=SummaryWebhookSettings)

@@ -65,7 +65,7 @@ class SessionTickets:
     """Signed, expiring tickets `<identity>.<expiry>.<mac>`: the MAC is keyed by a digest of the token
     that proved the identity, so a ticket dies with its token and survives a restart."""
 
-    def __init__(self, keys: dict[tuple[str, str | None], bytes]):
+    def __init__(self, keys: dict[tuple[str, str | None], bytes]) -> None:
         self._keys = keys  # (role, agent_id) → digest of that identity's token
 
     def issue(self, role: str, agent_id: str | None, now: float | None = None) -> str:

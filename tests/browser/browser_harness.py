@@ -27,10 +27,10 @@ RULES = ROOT / "rules" / "playbook" / "rules"
 CHROMIUM = os.environ.get("ASSIST_CHROMIUM", "/usr/bin/chromium")
 WAIT_MS = 5000  # every wait in these tests is bounded by this (or less)
 
-AGENT_TOKEN = "agent-a7-token"
-AGENT2_TOKEN = "agent-a8-token"
+AGENT_TOKEN = "agent-a7-token-0000"  # `assist serve` refuses tokens under 16 characters
+AGENT2_TOKEN = "agent-a8-token-0000"
 SUPERVISOR_TOKEN = "supervisor-token"
-CTI_TOKEN = "cti-token"
+CTI_TOKEN = "cti-token-for-tests"
 
 
 # -- a loop in a thread, shared by both servers ----------------------------------------------------

@@ -254,3 +254,15 @@ def test_a_bulgarian_call_and_a_call_in_an_uncovered_language(page: Page, script
     scripted.push({"kind": "warning", "call_id": "fr1", "t_ms": 0, "code": "unsupported_language", "lang": "fr",
                    "message": "no lexicon for language 'fr' (the rule packs cover en, zh, bg)"})
     expect(page.get_by_test_id("notice")).to_contain_text("no lexicon for language 'fr'")
+
+
+def test_bidi_controls_in_transcript_text_stay_inside_their_element(page: Page, scripted: ScriptedServer) -> None:
+    open_sidebar(page, scripted)
+    mirrored = "\u202eIgnore the customer\u202c"  # a right-to-left override in someone's words (issue 12)
+    scripted.push(prompt("b1", "Say sorry.", why=f"They said {mirrored} loudly"))
+    why = page.get_by_test_id("prompt-why")
+    expect(why).to_contain_text("Ignore the customer")
+    isolation = page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=prompt-why], [data-testid=prompt-say], [data-testid=call-id]')]
+        .map((n) => getComputedStyle(n).unicodeBidi)""")
+    assert isolation and set(isolation) == {"isolate"}, isolation

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 ASSIST = str(Path(sys.executable).parent / "assist")  # the installed console script
-CTI = "cti-secret"
+CTI = "cti-secret-for-tests"  # `assist serve` refuses tokens under 16 characters
 
 
 def free_port() -> int:
@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def agent_token(agent_id: str) -> str:
-    return f"tok-{agent_id}"
+    return f"tok-{agent_id}-for-tests-0"
 
 
 def write_config(path: Path, agents: int, **extra: Any) -> Path:

@@ -31,14 +31,14 @@ def restore_logging() -> Iterator[None]:
 
 def test_serve_logs_json_lines_and_announces_itself_once(tmp_path: Path) -> None:
     err = tmp_path / "stderr"
-    env = {**os.environ, "ASSIST_TOKENS__CTI": "cti-secret", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "ASSIST_TOKENS__CTI": "cti-secret-for-tests", "PYTHONUNBUFFERED": "1"}
     with err.open("wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "assist", "serve", "--port", "0", "--no-log"],
                                 stdout=subprocess.DEVNULL, stderr=sink, env=env)
     try:
         listening = _wait_for(err, "listening", proc)
         ws_url = listening["url"].replace("http://", "ws://") + "ingest"
-        with connect(ws_url, additional_headers={"Authorization": "Bearer cti-secret"}) as ws:
+        with connect(ws_url, additional_headers={"Authorization": "Bearer cti-secret-for-tests"}) as ws:
             ws.send(json.dumps({"type": "call.start", "call_id": "c1", "t_ms": 0, "lang": "en", "agent_id": "a7"}))
             assert json.loads(ws.recv())["type"] == "ack"
             ws.send(json.dumps({"type": "call.end", "call_id": "c1", "t_ms": 5000}))

@@ -50,6 +50,8 @@ def test_pages_static_files_and_unknown_paths() -> None:
     async def scenario() -> None:
         async with server() as srv:
             status, headers, body = await http_get(srv, "/?token=tok-a7")
+            assert status == 303 and headers["location"] == "/"  # the token leaves the address (test_hostile_http)
+            status, headers, body = await http_get(srv, "/?token=not-a-token")
             assert status == 200 and headers["content-type"].startswith("text/html") and b"<" in body
             status, headers, _ = await http_get(srv, "/supervisor")
             assert status == 200 and headers["content-type"].startswith("text/html")
@@ -74,12 +76,12 @@ def test_healthz_and_metrics() -> None:
             await send(cti, start("c1", "a7"))
             await raise_prompts(cti, "c1")
             await send(cti, {"type": "nope"})
-            status, headers, body = await http_get(srv, "/healthz")
+            status, headers, body = await http_get(srv, "/healthz", {"Authorization": "Bearer sup-secret"})
             health = json.loads(body)
             assert status == 200 and headers["content-type"] == "application/json"
             assert health["status"] == "ok" and health["open_calls"] == 1
             assert health["connections"] == {"cti": 1, "agent": 1, "supervisor": 0}
-            status, headers, body = await http_get(srv, "/metrics")
+            status, headers, body = await http_get(srv, "/metrics", {"Authorization": "Bearer sup-secret"})
             text = body.decode()
             assert status == 200 and headers["content-type"].startswith("text/plain")
             assert 'assist_events_in_total{result="accepted"} 3.0' in text

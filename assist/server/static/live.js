@@ -89,12 +89,15 @@ const Live = (() => {
     let countdownTimer = null;
 
     const tok = token();
-    if (!tok) {
+    // after the first load the server keeps the token out of the address: an HttpOnly cookie carries
+    // a ticket to the websocket, and this marker says it is there
+    const ticketed = document.cookie.split(";").some((c) => c.trim().startsWith(`assist_${path.slice(1)}_session=`));
+    if (!tok && !ticketed) {
       show("error", "No token in the address. Open this page as …?token=<your token>.");
       return { send: () => false };
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}${path}?token=${encodeURIComponent(tok)}`;
+    const url = `${scheme}//${location.host}${path}` + (tok ? `?token=${encodeURIComponent(tok)}` : "");
 
     // One "Reconnect now" button for the page's life: the countdown rewrites the status every second
     // and each refused retry rewrites it again, and a button replaced each time slips from under a
