@@ -214,7 +214,7 @@ def parse_event(obj: Any, where: str = "") -> AnyEvent:
         )
     bad = unencodable(obj)
     if bad is not None:
-        field, value = bad
+        field, value = _SURROGATE.sub("\ufffd", bad[0]), bad[1]  # the path may run through a bad key
         got = describe(value)
         raise EventError(f"field '{field}': expected {NO_SURROGATES}, got {got}", where=where, field=field,
                          expected=NO_SURROGATES, got=got)

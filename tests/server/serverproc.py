@@ -16,6 +16,7 @@ import yaml
 
 ASSIST = str(Path(sys.executable).parent / "assist")  # the installed console script
 CTI = "cti-secret-for-tests"  # `assist serve` refuses tokens under 16 characters
+METRICS = "metrics-secret-for-tests"  # opens the details of /healthz
 
 
 def free_port() -> int:
@@ -31,7 +32,7 @@ def agent_token(agent_id: str) -> str:
 
 def write_config(path: Path, agents: int, **extra: Any) -> Path:
     """A YAML config with a CTI token and agents a0..a{agents-1}, limits high enough for load tests."""
-    config = {"host": "127.0.0.1", "tokens": {"cti": CTI, "agents": {f"a{i}": agent_token(f"a{i}")
+    config = {"host": "127.0.0.1", "tokens": {"cti": CTI, "metrics": METRICS, "agents": {f"a{i}": agent_token(f"a{i}")
                                                                       for i in range(agents)}},
               "limits": {"max_events_per_s": 100_000, "max_calls": 1800}, **extra}
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -70,7 +71,8 @@ class ServerProcess:
     async def health(self) -> dict[str, Any]:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
-            writer.write(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode())
+            writer.write(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                         f"Authorization: Bearer {METRICS}\r\n\r\n".encode())
             await writer.drain()
             raw = await asyncio.wait_for(reader.read(), 10)
         finally:

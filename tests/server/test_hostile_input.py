@@ -33,7 +33,7 @@ SURROGATE = "\ud800"  # json.dumps writes it as the escape \ud800, which json.lo
 
 
 async def health(srv: AssistServer) -> tuple[int, dict[str, Any]]:
-    status, _, body = await http_get(srv, "/healthz")
+    status, _, body = await http_get(srv, "/healthz", {"Authorization": "Bearer sup-secret"})
     return status, json.loads(body)
 
 
