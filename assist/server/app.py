@@ -18,7 +18,6 @@ import logging
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
@@ -51,6 +50,7 @@ from assist.server.hub import Hub
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.reload import PackVersions, reload_packs
+from assist.server.shutdown import Shutdown
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
 
@@ -101,9 +101,7 @@ class AssistServer:
         self._ticker: asyncio.Task[None] | None = None
         self._purger: asyncio.Task[None] | None = None
         self._gc: QuietGC | None = None
-        self.stopping = False              # a graceful stop began: no more events are taken
-        self._receiving: set[asyncio.Task[Any]] = set()  # /ingest handlers waiting for their next message
-        self._ingesting: set[asyncio.Task[Any]] = set()  # every /ingest handler
+        self.shutdown = Shutdown()         # the graceful stop (server/shutdown.py)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def recover(self) -> dict[str, float]:
@@ -151,11 +149,10 @@ class AssistServer:
         hand, its acks go out once the log holds them; sidebars get what is queued for them; every
         client gets close 1001 (going away). All of it within `stop_timeout_s`, then whatever is left
         is cut. Open calls stay open in the call log: the next start rebuilds them."""
-        self.stopping = True
+        self.shutdown.stopping = True
         if self._server is not None:
-            self._server.server.close()  # no new connections
             try:
-                await asyncio.wait_for(self._finish_connections(), self.config.stop_timeout_s)
+                await asyncio.wait_for(self.shutdown.finish(self._server, self._outboxes), self.config.stop_timeout_s)
             except TimeoutError:
                 log.warning("stop_timeout", extra={"after_s": self.config.stop_timeout_s})
         if self._gc is not None:
@@ -175,6 +172,9 @@ class AssistServer:
             self.calllog.close()
         self.engine.close()
 
+    def _outboxes(self) -> list[Outbox]:
+        return [b for group in self.hub.agents.values() for b in group] + list(self.hub.supervisors)
+
     async def reload_rules(self) -> dict[str, Any]:
         """Reload the packs from `rules_source` (server/reload.py); supervisors are told the version in use."""
         if self.rules_source is None:
@@ -186,42 +186,6 @@ class AssistServer:
         for box in self.hub.supervisors:
             box.put(text, HIGH)
         return answer
-
-    async def _finish_connections(self) -> None:
-        for task in list(self._receiving):  # waiting in recv: the next message stays unread (not acked)
-            task.cancel()
-        if self._ingesting:
-            await asyncio.wait(set(self._ingesting))  # each flushes its acks, then closes with 1001
-        boxes = [b for group in self.hub.agents.values() for b in group] + list(self.hub.supervisors)
-        for _ in range(100):  # what the last events raised reaches the sidebars (bounded: 1 s)
-            if all(len(b) == 0 for b in boxes):
-                break
-            await asyncio.sleep(0.01)
-        assert self._server is not None
-        self._server.close()  # close 1001 to every other connection, and wait for their handlers
-        await self._server.wait_closed()
-
-    async def _messages(self, connection: ServerConnection) -> AsyncIterator[str | bytes]:
-        """An /ingest connection's messages until it closes, or until the server stops taking events."""
-        task = asyncio.current_task()
-        assert task is not None
-        while not self.stopping:
-            self._receiving.add(task)
-            try:
-                message = await connection.recv()
-            except ConnectionClosedOK:
-                return
-            except asyncio.CancelledError:
-                if self.stopping and task.uncancel() == 0:
-                    return  # the graceful stop: what was not read is not acked, so the client resends it
-                raise
-            finally:
-                self._receiving.discard(task)
-            yield message
-
-    async def _going_away(self, connection: ServerConnection) -> None:
-        if self.stopping:
-            await connection.close(1001, "server shutting down")
 
     async def serve_forever(self) -> None:
         assert self._server is not None, "start() first"
@@ -313,10 +277,8 @@ class AssistServer:
         log.info("connected", extra={"role": who.role, "agent_id": who.agent_id})
         try:
             stream = self._vendor.pop(connection, None)
-            task = asyncio.current_task()
-            if who.role == "cti" and task is not None:
-                self._ingesting.add(task)
-                task.add_done_callback(self._ingesting.discard)
+            if who.role == "cti":
+                self.shutdown.ingesting()
             if stream is not None:
                 await self._ingest_vendor(connection, VendorIngest(stream, self.hub.ingest))
             elif who.role == "cti":
@@ -341,7 +303,7 @@ class AssistServer:
         acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(limits.acks_in_flight)
         sender = asyncio.create_task(self._send_acks(connection, acks))
         try:
-            async for message in self._messages(connection):
+            async for message in self.shutdown.messages(connection):
                 replies = await self._ingest_message(message, time.perf_counter(), budget)
                 await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
                 if budget.abusive():
@@ -351,7 +313,7 @@ class AssistServer:
                     return
             await acks.put(None)
             await sender  # the last acks go out (or the connection is gone)
-            await self._going_away(connection)
+            await self.shutdown.going_away(connection)
         finally:
             sender.cancel()
 
@@ -362,17 +324,17 @@ class AssistServer:
         sender = asyncio.create_task(self._send_acks(connection, acks))
         budget = IngestBudget(self.config.limits.ingest_slice_bytes, None)  # the native path's pacing
         try:
-            async for message in self._messages(connection):
+            async for message in self.shutdown.messages(connection):
                 replies = vendor.message(message, time.perf_counter())
                 await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
                 if budget.spend(len(message)):
                     await asyncio.sleep(0)  # healthz, ticks, commits and other connections run here
-            if not self.stopping:  # a normal close ends the call; an abnormal one raised above
+            if not self.shutdown.stopping:  # a normal close ends the call; an abnormal one raised above
                 vendor.close(time.perf_counter())
             await acks.put((self.commits.mark() if self.commits is not None else 0, []))  # committed too
             await acks.put(None)
             await sender
-            await self._going_away(connection)
+            await self.shutdown.going_away(connection)
         finally:
             sender.cancel()
 
