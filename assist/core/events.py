@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from assist.errors import EventError
+from assist.errors import EventError, Problem
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # lone UTF-16 halves: no encoder can write them (UTF-8, SQLite)
 NO_SURROGATES = "text without lone UTF-16 surrogates (U+D800-U+DFFF)"
@@ -232,14 +232,18 @@ def parse_event(obj: Any, where: str = "") -> AnyEvent:
     try:
         return _EVENT.validate_python(obj)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = [str(p) for p in first["loc"] if p != kind]
-        field = ".".join(loc)
-        got = describe(first.get("input")) if first["type"] != "missing" else "nothing (field missing)"
-        expected = first["msg"]
-        raise EventError(
-            f"field '{field}': {expected}; got {got}", where=where, field=field, expected=expected, got=got
-        ) from None
+        p = validation_problem(exc, where, skip=(kind,))
+        raise EventError(p.message, where=p.where, field=p.field, expected=p.expected, got=p.got) from None
+
+
+def validation_problem(exc: ValidationError, where: str = "", skip: tuple[object, ...] = ()) -> Problem:
+    """The first problem pydantic found in an inbound message: the field (a dotted path, without the
+    `skip` parts such as the event type pydantic puts in it), what was expected and what came."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"] if p not in skip)
+    got = describe(first.get("input")) if first["type"] != "missing" else "nothing (field missing)"
+    expected = first["msg"]
+    return Problem(where, f"field '{field}': {expected}; got {got}", field, expected, got)
 
 
 def parse_event_json(line: str | bytes, where: str = "") -> AnyEvent:

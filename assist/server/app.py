@@ -29,7 +29,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
-from assist.core.events import json_problem, safe_echo
+from assist.core.events import json_problem
+from assist.errors import Problem
 from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
 from assist.server.config import ServerConfig
@@ -53,16 +54,12 @@ from assist.server.reload import PackVersions, reload_packs
 from assist.server.shutdown import Shutdown
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
+from assist.server.wire import ingest_error, socket_error
 
 log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
 CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
 PURGE_EVERY_S = 3600.0
-
-
-def _error(code: str, field: str, expected: str, got: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "seq": None, "call_id": None, "field": field, "expected": expected,
-            "got": got, "message": message, **extra}
 
 
 class AssistServer:
@@ -369,9 +366,9 @@ class AssistServer:
         try:
             obj = json.loads(message)
         except (ValueError, RecursionError) as exc:  # also too deep, or an integer over 4,300 digits
-            return [_error("invalid_json", "", "a JSON object or array of objects", "invalid JSON",
-                           f"expected a JSON object or array of objects, got {json_problem(exc)}",
-                           index=None)]
+            return [ingest_error(Problem("", f"expected a JSON object or array of objects, got {json_problem(exc)}",
+                                         "", "a JSON object or array of objects", "invalid JSON"),
+                                 code="invalid_json", index=None)]
         batch = isinstance(obj, list)
         items = obj if batch else [obj]
         share = len(message) // max(1, len(items)) + 1  # each event's part of the message's bytes
@@ -381,10 +378,10 @@ class AssistServer:
                 reply = self.hub.ingest(item, stamp)
             else:
                 rate = budget.ceiling.rate if budget.ceiling is not None else 0.0
-                reply = _error("rate_limited", "", f"at most {rate:g} events/s on one connection", "more",
-                               f"over the limit of {rate:g} events/s per connection: event not applied")
-                if isinstance(item, dict):
-                    reply["seq"], reply["call_id"] = safe_echo(item.get("seq")), safe_echo(item.get("call_id"))
+                over = Problem("", f"over the limit of {rate:g} events/s per connection: event not applied", "",
+                               f"at most {rate:g} events/s on one connection", "more")
+                seq, call_id = (item.get("seq"), item.get("call_id")) if isinstance(item, dict) else (None, None)
+                reply = ingest_error(over, code="rate_limited", seq=seq, call_id=call_id)
             if reply["type"] == "error":
                 reply["index"] = i if batch else None
             replies.append(reply)
@@ -408,10 +405,9 @@ class AssistServer:
             async for message in connection:
                 if not limit.take():
                     if not told:
-                        box.put(json.dumps({"kind": "error", "field": "", "got": "more",
-                                            "expected": f"at most {rate:g} messages/s",
-                                            "message": f"over {rate:g} messages/s on this socket: messages "
-                                            "ignored until the rate drops"}), HIGH)
+                        box.put(json.dumps(socket_error(Problem(
+                            "", f"over {rate:g} messages/s on this socket: messages ignored until the rate drops",
+                            "", f"at most {rate:g} messages/s", "more"))), HIGH)
                     told = True
                     continue
                 told = False
@@ -439,10 +435,11 @@ class AssistServer:
             await self.reload_rules()  # the answer goes to every supervisor
             return
         if who.role != "agent" or not isinstance(obj, dict) or obj.get("type") != "feedback":
-            err = {"kind": "error", "field": "type", "expected": "a feedback object" if who.role == "agent"
-                   else '{"type":"reload_rules"}', "got": str(message)[:60],
-                   "message": 'expected {"type":"feedback","id":...,"action":...}' if who.role == "agent"
-                   else 'the supervisor socket takes only {"type":"reload_rules"}'}
+            agent = who.role == "agent"
+            err = socket_error(Problem(
+                "", 'expected {"type":"feedback","id":...,"action":...}' if agent
+                else 'the supervisor socket takes only {"type":"reload_rules"}', "type",
+                "a feedback object" if agent else '{"type":"reload_rules"}', str(message)[:60]))
             box.put(json.dumps(err, ensure_ascii=False), HIGH)
             return
         assert who.agent_id is not None
@@ -451,8 +448,8 @@ class AssistServer:
             try:
                 await self.commits.durable()  # the answer promises the feedback is in the call log
             except CallLogError as exc:
-                box.put(json.dumps({"kind": "error", "field": "", "expected": "a working call log",
-                                    "got": "a failed write", "message": f"feedback not logged: {exc}"}), HIGH)
+                box.put(json.dumps(socket_error(Problem("", f"feedback not logged: {exc}", "", "a working call log",
+                                                        "a failed write"))), HIGH)
                 return
         if broadcast:
             self.hub.deliver_feedback(who.agent_id, reply)

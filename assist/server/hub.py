@@ -33,13 +33,15 @@ from assist.core.events import (
     event_time,
     parse_event,
     safe_echo,
+    validation_problem,
 )
 from assist.core.outputs import CallView, Fed, Output, Prompt, Transferred
-from assist.errors import AssistError, CallEnded, CapacityError, EventError, UnknownCall
+from assist.errors import AssistError, CallEnded, CapacityError, EventError, Problem
 from assist.server.calllog import CallLog, OpenCall
 from assist.server.ledger import EndedCalls, PromptLedger, PromptOwner, new_generation, uid_key
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, NORMAL, Outbox, rank_of
+from assist.server.wire import ingest_error, socket_error
 
 Reply = dict[str, Any]
 log = logging.getLogger("assist.server")
@@ -96,17 +98,9 @@ class SidebarFeedback(BaseModel):
     action: Literal["ack", "dismiss", "helpful", "not_helpful"]
 
 
-# the code of an error frame, by the kind of error (anything else is "invalid")
-ERROR_CODES: tuple[tuple[type[AssistError], str], ...] = (
-    (UnknownCall, "unknown_call"), (CallEnded, "call_ended"), (CapacityError, "capacity"))
-
-
 def event_error(exc: AssistError, seq: Any, call_id: Any, code: str | None = None) -> Reply:
-    """The error frame for one event; what it echoes of the client's input is made safe to send."""
-    if code is None:
-        code = next((c for kind, c in ERROR_CODES if isinstance(exc, kind)), "invalid")
-    return {"type": "error", "code": code, "seq": safe_echo(seq), "call_id": safe_echo(call_id), "field": exc.field,
-            "expected": exc.expected, "got": exc.got, "message": str(exc)}
+    """The /ingest error frame for one event (see :mod:`assist.server.wire`)."""
+    return ingest_error(exc, code=code, seq=seq, call_id=call_id)
 
 
 class CallEngine(Protocol):
@@ -382,21 +376,17 @@ class Hub:
         try:
             fb = SidebarFeedback.model_validate(obj)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field_ = ".".join(str(p) for p in first["loc"])
-            return {"kind": "error", "field": field_, "expected": first["msg"],
-                    "got": describe(first.get("input")), "message": f"field '{field_}': {first['msg']}"}, False
+            return socket_error(validation_problem(exc)), False
         owner = self.prompts.get(fb.id)
         if owner is None or owner.agent_id != agent_id:  # another agent's prompt is refused like a missing one
-            return {"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
-                    "got": describe(fb.id),
-                    "message": f"no prompt {describe(fb.id)} on a call of agent '{agent_id}'"}, False
+            return socket_error(Problem("", f"no prompt {describe(fb.id)} on a call of agent '{agent_id}'", "id",
+                                        "a prompt id of one of your calls", describe(fb.id))), False
         call_id, rule = owner.call_id, owner.rule
         live = self.calls.get(call_id)
         if live is not None and live.generation != owner.generation:  # the id was reused by a new call
-            return {"kind": "error", "field": "id", "expected": "a prompt of a call that is still yours",
-                    "got": describe(fb.id), "message": f"prompt {describe(fb.id)} belongs to an earlier call "
-                    f"'{call_id}' that has ended; its id now names another call"}, False
+            return socket_error(Problem("", f"prompt {describe(fb.id)} belongs to an earlier call '{call_id}' that "
+                                        "has ended; its id now names another call", "id",
+                                        "a prompt of a call that is still yours", describe(fb.id))), False
         answer = {"kind": "feedback", "call_id": call_id, "id": fb.id, "rule": rule, "action": fb.action,
                   "ok": True}
         if not owner.take(fb.action):  # one rating per prompt: a repeat is neither counted nor logged

@@ -18,9 +18,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from assist.errors import FormatError, problem_text
+from assist.errors import FormatError, Problem
 from assist.formats import Item
 from assist.formats.live import LiveStream
+from assist.server.wire import ingest_error
 
 log = logging.getLogger("assist.server")
 Reply = dict[str, Any]
@@ -41,9 +42,8 @@ def stream_for(path: str) -> LiveStream | tuple[HTTPStatus, str] | None:
 
 
 def problem_frame(item: Item, index: int, call_id: str | None) -> Reply:
-    return {"type": "error", "code": "invalid", "index": index, "seq": None, "call_id": call_id,
-            "field": item.field, "expected": item.expected, "got": item.got,
-            "message": problem_text(item.where, item.problem or "invalid message")}
+    problem = Problem(item.where, item.problem or "invalid message", item.field, item.expected, item.got)
+    return ingest_error(problem, code="invalid", call_id=call_id, index=index)
 
 
 class VendorIngest:
