@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from assist.core.events import json_problem
+from assist.core.events import describe, json_problem
 from assist.formats import Format, Item, ReadOptions
 
 
@@ -30,7 +30,10 @@ def read(content: str, source: str, opts: ReadOptions) -> Iterator[Item]:
         except (ValueError, RecursionError) as exc:
             yield Item(where, problem=f"expected a JSON object, got {json_problem(exc)}")
             continue
-        if isinstance(obj, dict) and obj.get("type") == "call.start" and opts.lang and "lang" not in obj:
+        if not isinstance(obj, dict):  # null, a number, a list: nothing to read an event from
+            yield Item(where, problem=f"expected a JSON object, got {describe(obj)}")
+            continue
+        if obj.get("type") == "call.start" and opts.lang and "lang" not in obj:
             obj["lang"] = opts.lang
         yield Item(where, event=obj)
 
