@@ -246,17 +246,6 @@ def validation_problem(exc: ValidationError, where: str = "", skip: tuple[object
     return Problem(where, f"field '{field}': {expected}; got {got}", field, expected, got)
 
 
-def parse_event_json(line: str | bytes, where: str = "") -> AnyEvent:
-    try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError, UnicodeDecodeError
-        raise EventError(
-            f"expected a JSON object, got {json_problem(exc)}", where=where, expected="JSON object",
-            got="invalid JSON",
-        ) from None
-    return parse_event(obj, where)
-
-
 def json_problem(exc: ValueError | RecursionError) -> str:
     """What json.loads could not read, in words; it raises more than JSONDecodeError on hostile input."""
     if isinstance(exc, RecursionError):
