@@ -29,6 +29,16 @@ def next_id(entry_id: str) -> str:
     return f"{ms}-{seq + 1}"
 
 
+def event_entry(call_id: str, body: str) -> dict[str, str]:
+    """The fields of an inbound event's stream entry (`body` is the event as JSON)."""
+    return {"k": "e", "c": call_id, "e": body}
+
+
+def feedback_entry(call_id: str, agent_id: str, box: str, body: str) -> dict[str, str]:
+    """A sidebar's feedback on a prompt of `call_id`; `box` names the socket that gets the answer."""
+    return {"k": "f", "c": call_id, "a": agent_id, "to": box, "f": body}
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = "assist"

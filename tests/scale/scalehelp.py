@@ -1,0 +1,87 @@
+"""Helpers for the scale-out tests: workloads, expected prompts, reading what the workers published."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+
+from assist import load_rules
+from assist.bench import EXAMPLES, example_scripts, workload
+from assist.core.engine import Engine
+from assist.rulepack.compile import CompiledRules
+from assist.scale.keys import Keys, event_entry
+
+T = TypeVar("T")
+Script = list[dict[str, Any]]
+PromptKey = tuple[str, str, int, str]  # id, rule, t_ms, say
+
+
+@cache
+def rules() -> CompiledRules:
+    return load_rules()
+
+
+def run(coro: Awaitable[T], timeout: float = 40.0) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+def scripts(calls: int, turns: int, prefix: str = "s", agents: int = 10) -> dict[str, Script]:
+    """Each call's events in order, seq 1..n, agents a0..a{agents-1}."""
+    starts, utts, ends = workload(example_scripts(EXAMPLES), calls, turns, prefix=prefix)
+    by_call: dict[str, Script] = {}
+    for i, e in enumerate(starts):
+        by_call[e["call_id"]] = [{**e, "agent_id": f"a{i % agents}"}]
+    for ev in utts + ends:
+        by_call[ev["call_id"]].append(ev)
+    return {cid: [{**ev, "seq": i + 1} for i, ev in enumerate(evs)] for cid, evs in by_call.items()}
+
+
+def expected_prompts(calls: dict[str, Script]) -> dict[str, list[PromptKey]]:
+    """What `assist replay` raises for each call: the engine fed the same events."""
+    engine = Engine(rules(), max_calls=len(calls) + 10)
+    out: dict[str, list[PromptKey]] = {}
+    for call_id, events in calls.items():
+        out[call_id] = [(o["id"], o["rule"], o["t_ms"], o["say"]) for ev in events
+                        for o in (x.to_dict() for x in engine.feed(ev)) if o["kind"] == "prompt"]
+    engine.close()
+    return out
+
+
+async def push(client: aioredis.Redis, keys: Keys, events: Script) -> None:
+    """Append events to their partitions' streams, as a gateway does."""
+    pipe = client.pipeline(transaction=False)
+    for ev in events:
+        pipe.xadd(keys.inbound(keys.partition(ev["call_id"])),
+                  event_entry(ev["call_id"], json.dumps(ev, ensure_ascii=False)))  # type: ignore[arg-type]
+    await pipe.execute()
+
+
+async def published(client: aioredis.Redis, keys: Keys) -> list[dict[str, Any]]:
+    """Every message in the output stream, decoded, in order."""
+    entries = await client.xrange(keys.outputs, "-", "+")
+    return [json.loads(fields["m"]) for _, fields in entries]
+
+
+def prompts_of(messages: list[dict[str, Any]]) -> dict[str, list[PromptKey]]:
+    out: dict[str, list[PromptKey]] = {}
+    for m in messages:
+        if m.get("kind") == "prompt":
+            out.setdefault(m["call_id"], []).append((m["id"], m["rule"], m["t_ms"], m["say"]))
+    return out
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        await asyncio.sleep(0.05)
