@@ -38,6 +38,7 @@ class Owned:
 
     @property
     def catching_up(self) -> bool:
+        """Entries up to the checkpoint are applied again without writing anything (they were)."""
         return self.checkpoint is not None and parse_id(self.position) < parse_id(self.checkpoint)
 
 
@@ -175,8 +176,8 @@ class Partitions:
         hub = self.hub
         kind = fields.get("k", "")
         call_id = fields.get("c", "")
-        quiet = part.catching_up
         part.position = entry_id
+        quiet = part.checkpoint is not None and parse_id(entry_id) <= parse_id(part.checkpoint)
         if quiet and part.rebuild is not None and kind != "t" and call_id not in part.rebuild:
             return  # a call that had ended (or was refused) before the checkpoint
         hub.now = parse_id(entry_id)[0] / 1000.0
@@ -265,9 +266,13 @@ class Partitions:
         return next_id(part.position)
 
     def drop(self, part: Owned) -> None:
+        """Forget a partition handed over: its open calls, and which ended calls' events were seen
+        (if it comes back, its stream is applied again and must not look like duplicates)."""
         for call_id in list(part.starts):
             self.hub.forget(call_id)
         part.starts.clear()
+        for call_id in [c for c in self.hub.ended if self.keys.partition(c) == part.index]:
+            del self.hub.ended[call_id]
 
 
 def entry_fields(raw: dict[Any, Any]) -> dict[str, str]:

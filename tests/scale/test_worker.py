@@ -14,7 +14,7 @@ from assist.scale.keys import Keys
 from assist.scale.settings import ScaleSettings, connect
 from assist.scale.worker import Worker
 
-SETTINGS = ScaleSettings(partitions=8, lease_ms=600)
+SETTINGS = ScaleSettings(partitions=8, lease_ms=1500)
 KEYS = Keys(SETTINGS.prefix, SETTINGS.partitions)
 
 
@@ -90,3 +90,38 @@ def test_a_vanished_worker_s_calls_go_on_at_another_without_loss_or_doubles(redi
     assert summaries(messages) == len(calls)
     assert len(takeovers) == SETTINGS.partitions
     assert all("rebuilt_s" in t for t in takeovers)
+
+
+def test_a_worker_that_lost_its_leases_rebuilds_and_publishes_nothing_twice(redis_server: RedisServer) -> None:
+    """As if the worker had stalled past its leases (all expired mid-stream): it takes the free
+    partitions again, replays them from their checkpoints and goes on exactly where they were."""
+    calls = scripts(20, 12, prefix="l")
+    events = [ev for evs in calls.values() for ev in evs]  # call after call: some end before the loss
+
+    async def scenario() -> list[dict[str, Any]]:
+        client = connect(redis_server.url)
+        worker = Worker(redis_server.url, rules(), SETTINGS, tick_interval_s=30)
+        running = asyncio.create_task(worker.run())
+        await push(client, KEYS, events[:100])
+
+        async def applied() -> bool:
+            committed = [await client.exists(KEYS.checkpoint(p)) for p in range(SETTINGS.partitions)]
+            return sum(committed) >= SETTINGS.partitions // 2
+
+        await until(applied, 20, "the first events applied")
+        await client.delete(*[KEYS.lease(p) for p in range(SETTINGS.partitions)])
+        await push(client, KEYS, events[100:])
+
+        async def done() -> bool:
+            return summaries(await published(client, KEYS)) == len(calls)
+
+        await until(done, 25, "a summary for every call")
+        messages = await published(client, KEYS)
+        worker.stop()
+        await running
+        await client.aclose()
+        return messages
+
+    messages = run(scenario())
+    assert prompts_of(messages) == {c: p for c, p in expected_prompts(calls).items() if p}
+    assert summaries(messages) == len(calls)
