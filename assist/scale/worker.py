@@ -27,8 +27,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
-from assist.rulepack.compile import CompiledRules
 from assist.scale.keys import Keys
 from assist.scale.lease import RELEASE, RENEW, live, plan, rotation, share
 from assist.scale.partition import Owned, Partitions, entry_fields

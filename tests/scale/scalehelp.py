@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 
 from assist import load_rules
-from assist.bench import EXAMPLES, example_scripts, workload
+from assist.bench.workload import EXAMPLES, example_scripts, workload
+from assist.core.compiled import CompiledRules
 from assist.core.engine import Engine
-from assist.rulepack.compile import CompiledRules
 from assist.scale.keys import Keys, event_entry
 
 T = TypeVar("T")
