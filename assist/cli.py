@@ -327,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     from assist.server.cli import register as register_server
 
     register_server(sub)
+    from assist.scale.cli import register as register_scale
+
+    register_scale(sub)  # after the server's: it adds --redis to serve and export
     _show_defaults(parser)
     return parser
 

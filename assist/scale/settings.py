@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, ConfigDict, Field
 
 from assist.errors import AssistError
 from assist.scale.keys import Keys
+from assist.server.config import RedisSettings
 
 
 class ScaleError(AssistError):
     """Redis mode cannot run as configured (unreachable Redis, settings that disagree)."""
 
 
-class ScaleSettings(BaseModel):
-    """Every gateway and worker of one deployment must use the same prefix and partition count."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str | None = None          # redis://host:6379/0; `--redis` on the command line wins
-    prefix: str = Field(default="assist", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    partitions: int = Field(default=64, ge=1, le=4096)
-    lease_ms: int = Field(default=6000, ge=300)   # a stopped worker loses its partitions within this
-    output_maxlen: int = Field(default=100_000, ge=1000)  # the output stream is trimmed to about this
-    retention_s: int | None = Field(default=None, gt=0)   # ended calls' records expire after this
+ScaleSettings = RedisSettings  # the `redis` section of the server config
 
 
 def connect(url: str) -> aioredis.Redis:

@@ -51,6 +51,7 @@ from assist.server.hub import Hub
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.reload import PackVersions, reload_packs
+from assist.server.router import Durability, Router
 from assist.server.shutdown import Shutdown
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
@@ -71,20 +72,25 @@ class AssistServer:
             from assist import load_rules
 
             rules = load_rules()
-        self.config = config
-        self.metrics = Metrics()
+        self.edge(config, static_dir)
         self.engine = PackVersions(rules, max_calls=config.limits.max_calls)
         self.rules_source = rules_source  # where a reload reads the packs from (None: no reload)
         self.calllog = CallLog(config.log.path, sync=config.log.sync) if config.log.path else None
-        self.commits = GroupCommit(self.calllog) if self.calllog is not None else None
+        self.commits: Durability | None = GroupCommit(self.calllog) if self.calllog is not None else None
         self.hub = Hub(self.engine, max_calls=config.limits.max_calls, queue_size=config.limits.queue_size,
                        metrics=self.metrics, calllog=self.calllog, outbox_bytes=config.limits.outbox_bytes)
         self.hub.rules_version = self.engine.version
+        self.router: Router = self.hub
         self.recovered: dict[str, float] = {"calls": 0, "events": 0, "seconds": 0.0}
         self.webhook = (SummaryWebhook(config.summary_webhook, self.calllog)
                         if config.summary_webhook.url else None)
         if self.webhook is not None:
             self.hub.on_summary = self.webhook.call_ended
+
+    def edge(self, config: ServerConfig, static_dir: Path) -> None:
+        """The websocket edge's own state (also a gateway's, which has no engine)."""
+        self.config = config
+        self.metrics = Metrics()
         self.gate = Gate(config.tokens, config.allowed_origins)
         self.caps = ConnectionCaps(config.limits.connections_per_token)
         self.hosts = HostCheck(config.host, config.allowed_hosts)
@@ -118,6 +124,14 @@ class AssistServer:
         self.recover()  # before the first connection: a reconnecting sidebar sees the rebuilt calls
         if self.webhook is not None:
             self.webhook.start()  # with what the log has not delivered yet
+        await self.start_serving()
+        self._ticker = asyncio.create_task(self._tick_forever())
+        if self.config.log.path and self.config.log.retention_days:
+            self._purger = asyncio.create_task(self._purge_forever(self.config.log.path,
+                                                                   self.config.log.retention_days))
+
+    async def start_serving(self) -> None:
+        """Listen: websockets and the HTTP routes, TLS when configured."""
         ssl_context = None
         if self.config.certfile and self.config.keyfile:
             ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -133,10 +147,6 @@ class AssistServer:
             self._gc.start()
         else:
             gc.freeze()  # rules and engine tables live forever: keep them out of every full collection
-        self._ticker = asyncio.create_task(self._tick_forever())
-        if self.config.log.path and self.config.log.retention_days:
-            self._purger = asyncio.create_task(self._purge_forever(self.config.log.path,
-                                                                   self.config.log.retention_days))
         log.info("listening", extra={"url": self.url("/"), "host": self.config.host, "port": self.port,
                                      "tls": ssl_context is not None, "call_log": self.config.log.path,
                                      "agent_tokens": len(self.config.tokens.agents)})
@@ -168,6 +178,16 @@ class AssistServer:
         if self.calllog is not None:
             self.calllog.close()
         self.engine.close()
+
+    async def stop_serving(self) -> None:
+        """Close the listening socket and every connection at once (a gateway has nothing to flush)."""
+        self.shutdown.stopping = True
+        if self._gc is not None:
+            self._gc.stop()
+            self._gc = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
 
     def _outboxes(self) -> list[Outbox]:
         return [b for group in self.hub.agents.values() for b in group] + list(self.hub.supervisors)
@@ -277,7 +297,7 @@ class AssistServer:
             if who.role == "cti":
                 self.shutdown.ingesting()
             if stream is not None:
-                await self._ingest_vendor(connection, VendorIngest(stream, self.hub.ingest))
+                await self._ingest_vendor(connection, VendorIngest(stream, self.router.ingest))
             elif who.role == "cti":
                 await self._ingest(connection)
             else:
@@ -343,10 +363,10 @@ class AssistServer:
             if self.commits is not None and not broken:
                 try:
                     await self.commits.durable(mark)  # an ack promises the event is in the call log
-                except CallLogError:  # no ack without the log: the client resends after reconnecting
+                except CallLogError as exc:  # no ack without the log: the client resends after reconnecting
                     log.exception("calllog_write_failed")
                     broken = True
-                    await connection.close(1011, "call log write failed")
+                    await connection.close(1011, f"call log write failed: {exc}"[:120])
             for reply in replies:
                 if broken:
                     break
@@ -375,7 +395,7 @@ class AssistServer:
         replies: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             if budget.admit():
-                reply = self.hub.ingest(item, stamp)
+                reply = self.router.ingest(item, stamp)
             else:
                 rate = budget.ceiling.rate if budget.ceiling is not None else 0.0
                 over = Problem("", f"over the limit of {rate:g} events/s per connection: event not applied", "",
@@ -391,12 +411,12 @@ class AssistServer:
 
     # -- /agent and /supervisor ---------------------------------------------------------------------
     async def _subscriber(self, connection: ServerConnection, who: Identity) -> None:
-        box = self.hub.new_outbox()
+        box = self.router.new_outbox()
         if who.role == "agent":
             assert who.agent_id is not None
-            self.hub.join_agent(who.agent_id, box)
+            self.router.join_agent(who.agent_id, box)
         else:
-            self.hub.join_supervisor(box)
+            self.router.join_supervisor(box)
         pump = asyncio.create_task(self._pump(box, connection))
         rate = self.config.limits.agent_messages_per_s
         limit = RateLimit(rate)  # 3,000 ratings in a burst were 3,000 counts and 6,000 call-log rows
@@ -414,7 +434,7 @@ class AssistServer:
                 await self._inbound(box, who, message)
         finally:
             pump.cancel()
-            self.hub.leave(box, who.agent_id)
+            self.router.leave(box, who.agent_id)
 
     @staticmethod
     async def _pump(box: Outbox, connection: ServerConnection) -> None:

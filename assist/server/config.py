@@ -132,6 +132,20 @@ class LoggingSettings(BaseModel):
     format: Literal["auto", "json", "console"] = "auto"  # auto: readable on a terminal, JSON Lines otherwise
 
 
+class RedisSettings(BaseModel):
+    """Scale-out mode (`assist gateway`, `assist worker`, `serve --redis`; docs/scale-out.md). Every gateway
+    and worker of one deployment must use the same prefix and partition count."""
+
+    model_config = SETTINGS_GROUP
+
+    url: str | None = None          # redis://host:6379/0; `--redis URL` wins
+    prefix: str = Field(default="assist", pattern=r"^[A-Za-z0-9_.-]{1,40}$")  # of every key
+    partitions: int = Field(default=64, ge=1, le=4096)  # streams the calls are spread over, by call id
+    lease_ms: int = Field(default=6000, ge=300)  # a stopped worker loses its partitions within this
+    output_maxlen: int = Field(default=100_000, ge=1000)  # the output stream is trimmed to about this
+    retention_s: int | None = Field(default=None, gt=0)  # ended calls' records expire after this
+
+
 class ServerConfig(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", validate_assignment=True, env_prefix=ENV_PREFIX,
                                       env_nested_delimiter=ENV_NESTED, case_sensitive=False)
@@ -152,6 +166,7 @@ class ServerConfig(BaseSettings):
     log: CallLogSettings = Field(default_factory=CallLogSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     summary_webhook: SummaryWebhookSettings = Field(default_factory=SummaryWebhookSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:

@@ -85,3 +85,48 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+TOKENS = {"cti": "cti-secret", "supervisor": "sup-secret", "agents": {f"a{i}": f"tok-a{i}" for i in range(10)}}
+
+
+def gateway_config(**extra: Any) -> Any:
+    from assist.server.config import Limits, ServerConfig, Tokens
+
+    return ServerConfig(port=0, tokens=Tokens(**TOKENS), limits=Limits(max_events_per_s=100_000),
+                        **extra)
+
+
+class Sidebar:
+    """A real websocket sidebar (or supervisor, agent_id None) recording every message it gets."""
+
+    def __init__(self, url: str, agent_id: str | None):
+        from websockets.asyncio.client import connect
+
+        token = TOKENS["supervisor"] if agent_id is None else TOKENS["agents"][agent_id]  # type: ignore[index]
+        path = "/supervisor" if agent_id is None else "/agent"
+        self.connect = connect(f"{url}{path}?token={token}")
+        self.messages: list[dict[str, Any]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.ws: Any = None
+
+    async def __aenter__(self) -> Sidebar:
+        self.ws = await self.connect
+        self.task = asyncio.create_task(self._read())
+        await until(self._has_state, 10, "the state message")
+        return self
+
+    async def _has_state(self) -> bool:
+        return bool(self.messages)
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            self.messages.append(json.loads(raw))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ws.close()
+        if self.task is not None:
+            self.task.cancel()
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("kind") == kind]
