@@ -130,3 +130,17 @@ class Sidebar:
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("kind") == kind]
+
+
+async def http_status(port: int, path: str) -> int:
+    """The status of a plain GET on loopback (an /ingest upgrade request for /ingest)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if path == "/ingest":
+        lines += ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                  "Sec-WebSocket-Version: 13", f"Authorization: Bearer {TOKENS['cti']}"]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n")
+    writer.close()
+    return int(head.split()[1])

@@ -116,3 +116,49 @@ def test_a_late_sidebar_gets_the_open_prompts_and_its_feedback_goes_round(redis_
     assert [m["field"] for m in first if m.get("kind") == "error"] == ["id"]
     acked_id = answer[0]["id"]
     assert acked_id not in {p["id"] for c in again[0]["calls"] for p in c["prompts"]}, "acked: off the view"
+
+
+def test_redis_killed_and_restarted_with_aof_loses_nothing_acknowledged(redis_server: RedisServer) -> None:
+    """Redis dies mid-stream (SIGKILL; AOF on): the gateway says so (/healthz 503, /ingest 503, no acks),
+    the CTI client keeps its events pending; Redis comes back on its AOF, everything recovers by itself
+    and the sidebar gets exactly what replay raises."""
+    calls = scripts(8, 12, prefix="r", agents=1)
+    order = [evs[i] for i in range(max(len(e) for e in calls.values())) for evs in calls.values() if i < len(evs)]
+    half = len(order) // 2
+
+    async def scenario() -> tuple[list[dict[str, Any]], int, list[int], int]:
+        from scalehelp import http_status
+
+        async with AsyncExitStack() as stack:
+            gateway, _ = await cluster(stack, redis_server.url, workers=1)
+            ws = gateway.url("", scheme="ws")
+            supervisor = await stack.enter_async_context(Sidebar(ws, None))
+            async with IngestClient(f"{ws}/ingest", TOKENS["cti"], backoff_s=(0.05, 0.3)) as cti:  # type: ignore[arg-type]
+                for ev in order[:half]:
+                    await cti.send(ev)
+                await cti.drain()
+                acked_before = cti.acked
+                redis_server.stop(9)  # SIGKILL
+                for ev in order[half:]:
+                    await cti.send(ev)
+
+                async def noticed() -> bool:
+                    return not gateway.writer.up
+
+                await until(noticed, 10, "the gateway to notice Redis is gone")
+                statuses = [await http_status(gateway.port, "/healthz"),
+                            await http_status(gateway.port, "/ingest")]
+                await asyncio.to_thread(redis_server.start)
+                await asyncio.wait_for(cti.drain(), 20)
+
+                async def all_summaries() -> bool:
+                    return len(supervisor.of_kind("summary")) == len(calls)
+
+                await until(all_summaries, 20, "every call's summary after Redis came back")
+                return supervisor.messages, acked_before, statuses, cti.acked + cti.duplicates
+
+    messages, acked_before, statuses, answered = run(scenario(), timeout=60)
+    assert acked_before == half
+    assert statuses == [503, 503]
+    assert answered == len(order)
+    assert prompts_of(messages) == {c: p for c, p in expected_prompts(calls).items() if p}
