@@ -90,11 +90,15 @@ def _serve_scaled(args: argparse.Namespace) -> int:
                     workers[i] = spawn()
 
     async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # stop the workers too (they hand their partitions back)
+            loop.add_signal_handler(sig, stopping.set)
         workers.extend(spawn() for _ in range(args.workers))
         watcher = asyncio.create_task(supervise())
         try:
-            async with Gateway(config, config.redis.url, config.redis) as gateway:
-                await gateway.serve_forever()
+            async with Gateway(config, config.redis.url, config.redis):
+                await stopping.wait()
         finally:
             watcher.cancel()
 
