@@ -34,7 +34,7 @@ class Owned:
     rebuild: set[str] | None = None   # while catching up: the calls open at the checkpoint (others skipped)
     starts: dict[str, str] = field(default_factory=dict)   # open call → entry id of its call.start
     agents: dict[str, str | None] = field(default_factory=dict)  # open call → agent id
-    written: dict[str, str] = field(default_factory=dict)  # open call → last view written
+    written: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # open call → shape of the view written
 
     @property
     def catching_up(self) -> bool:
@@ -242,12 +242,12 @@ class Partitions:
                         writes.hdel(self.keys.agent_views(agent_id), cid)
                 part.agents.pop(cid, None)
                 continue
-            view = live.view()
-            shape = json.dumps({**view, "t_ms": None}, ensure_ascii=False)  # the clock alone: no write
+            c = live.classification
+            shape = (live.lang, c and tuple(c["types"].items()), *live.prompts)  # the clock alone: no write
             if part.written.get(cid) == shape:
                 continue
             part.written[cid] = shape
-            text = json.dumps(view, ensure_ascii=False)
+            text = json.dumps(live.view(), ensure_ascii=False)
             writes.hset(self.keys.views(part.index), cid, text)
             if agent_id:
                 writes.hset(self.keys.agent_views(agent_id), cid, text)

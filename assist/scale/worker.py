@@ -36,7 +36,7 @@ from assist.scale.settings import ScaleSettings, check_partitions, connect
 
 log = logging.getLogger("assist.worker")
 DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
-READ_COUNT = 512  # entries per partition per read
+READ_COUNT = 512  # entries per read, over all owned partitions: a turn stays well under a lease
 
 # KEYS[1] lease, KEYS[2] checkpoint, KEYS[3] output stream
 # ARGV[1] worker id, ARGV[2] new checkpoint, ARGV[3] output stream max length, ARGV[4..] writes
@@ -86,7 +86,7 @@ class Worker:
         self._turn = asyncio.Lock()  # applying a batch, and changing what we own, never interleave
         self._unsent: dict[int, tuple[Owned, str, list[str | int | float]]] = {}
         self._commit = self.redis.register_script(COMMIT)
-        self._renew = self.redis.register_script(RENEW)
+        self._renew_sha = self.redis.register_script(RENEW).sha
         self._release = self.redis.register_script(RELEASE)
         self._stopping = asyncio.Event()
         self.takeovers: list[dict[str, Any]] = []
@@ -95,6 +95,7 @@ class Worker:
     async def run(self) -> None:
         await self._until_up(lambda: check_partitions(self.redis, self.keys))
         await self._until_up(lambda: self.redis.script_load(COMMIT))
+        await self._until_up(lambda: self.redis.script_load(RENEW))
         log.info(json.dumps({"event": "worker_started", "worker": self.name,
                              "partitions": self.settings.partitions}))
         tasks = [asyncio.create_task(t) for t in (self._lease_forever(), self._consume_forever(),
@@ -160,8 +161,17 @@ class Worker:
         pipe.zrange(self.keys.workers, 0, -1, withscores=True)
         _, _, beats = await pipe.execute()
         workers = live({str(w): float(at) for w, at in beats}, now_ms, lease_ms)
-        for p in list(self.owned):
-            if not await self._renew(keys=[self.keys.lease(p)], args=[self.name, lease_ms]):
+        held = list(self.owned)
+        pipe = self.redis.pipeline(transaction=False)  # every renewal in one round trip
+        for p in held:
+            pipe.evalsha(self._renew_sha, 1, self.keys.lease(p), self.name, lease_ms)
+        renewed = await pipe.execute(raise_on_error=False)
+        for p, ok in zip(held, renewed, strict=True):
+            if isinstance(ok, NoScriptError):
+                await self.redis.script_load(RENEW)
+            elif isinstance(ok, Exception):
+                raise ok
+            elif not ok and p in self.owned:
                 async with self._turn:
                     log.warning(json.dumps({"event": "lease_lost", "worker": self.name, "partition": p}))
                     self._drop(p)
@@ -175,23 +185,30 @@ class Worker:
                 await self._flush()
                 await self._release(keys=[self.keys.lease(p)], args=[self.name])
                 self._drop(p)
-        for p in take:
-            if await self.redis.set(self.keys.lease(p), self.name, nx=True, px=lease_ms):
-                await self._acquire(p)
+        if take:
+            pipe = self.redis.pipeline(transaction=False)
+            for p in take:
+                pipe.set(self.keys.lease(p), self.name, nx=True, px=lease_ms)
+            got = await pipe.execute()
+            mine = [p for p, ok in zip(take, got, strict=True) if ok]
+            if mine:
+                await self._acquire(mine)
 
-    async def _acquire(self, p: int) -> None:
+    async def _acquire(self, partitions: list[int]) -> None:
         started = time.perf_counter()
-        pipe = self.redis.pipeline(transaction=True)  # the checkpoint and the views it matches, together
-        pipe.get(self.keys.checkpoint(p))
-        pipe.hkeys(self.keys.views(p))
-        checkpoint, open_calls = await pipe.execute()
-        part = Owned(p, checkpoint, rebuild=set(open_calls) if checkpoint is not None else None)
+        pipe = self.redis.pipeline(transaction=True)  # the checkpoints and the views they match, together
+        for p in partitions:
+            pipe.get(self.keys.checkpoint(p))
+            pipe.hkeys(self.keys.views(p))
+        found = await pipe.execute()
         async with self._turn:
-            self.owned[p] = part
-        log.info(json.dumps({"event": "partition_acquired", "worker": self.name, "partition": p,
-                             "checkpoint": checkpoint, "open_calls": len(open_calls)}))
-        if checkpoint is not None:
-            self.takeovers.append({"partition": p, "open_calls": len(open_calls), "started": started})
+            for i, p in enumerate(partitions):
+                checkpoint, open_calls = found[2 * i], found[2 * i + 1]
+                self.owned[p] = Owned(p, checkpoint, rebuild=set(open_calls) if checkpoint is not None else None)
+                log.info(json.dumps({"event": "partition_acquired", "worker": self.name, "partition": p,
+                                     "checkpoint": checkpoint, "open_calls": len(open_calls)}))
+                if checkpoint is not None:
+                    self.takeovers.append({"partition": p, "open_calls": len(open_calls), "started": started})
 
     def _drop(self, p: int) -> None:
         part = self.owned.pop(p, None)
@@ -237,7 +254,8 @@ class Worker:
         if not owned:
             return False
         streams = {self.keys.inbound(p): part.position for p, part in owned.items()}
-        found: list[Any] = await self._reader.xread(streams, count=READ_COUNT, block=block_ms)  # type: ignore[arg-type,assignment]
+        count = max(8, READ_COUNT // len(owned))  # a turn stays short: leases are renewed between turns
+        found: list[Any] = await self._reader.xread(streams, count=count, block=block_ms)  # type: ignore[arg-type,assignment]
         if not found:
             return True
         async with self._turn:
