@@ -41,7 +41,7 @@ from assist.scale.streams import StreamWriter
 from assist.server.app import AssistServer
 from assist.server.config import ServerConfig
 from assist.server.http import STATIC_DIR, Identity, respond
-from assist.server.hub import Feedback, event_error
+from assist.server.hub import SidebarFeedback, event_error
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 
@@ -171,7 +171,7 @@ class GatewayRouter:
         or None (the worker answers through the output stream)."""
         assert who.agent_id is not None
         try:
-            fb = Feedback.model_validate(obj)
+            fb = SidebarFeedback.model_validate(obj)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

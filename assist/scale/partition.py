@@ -14,7 +14,7 @@ from typing import Any
 
 from assist.core.engine import Engine
 from assist.core.events import Tick
-from assist.core.outputs import Output
+from assist.core.outputs import Output, Prompt
 from assist.scale.keys import Keys, next_id, parse_id
 from assist.server.hub import Hub, LiveCall
 from assist.server.metrics import Metrics
@@ -107,7 +107,7 @@ class PartitionHub(Hub):
     def __init__(self, engine: Engine, journal: Journal, *, max_calls: int, metrics: Metrics):
         self.now = 0.0
         super().__init__(engine, max_calls=max_calls, queue_size=4, metrics=metrics,
-                         clock=lambda: self.now, journal=journal)  # type: ignore[arg-type]
+                         clock=lambda: self.now, calllog=journal)  # type: ignore[arg-type]
         self.writes = journal.writes
         self.touched: set[str] = set()
         self._current: LiveCall | None = None
@@ -123,9 +123,9 @@ class PartitionHub(Hub):
         self._current = live
         super()._announce(live, status, reason)
 
-    def _note(self, live: LiveCall, msg: dict[str, Any]) -> None:
-        super()._note(live, msg)
-        self._prompt_id = msg["id"] if msg["kind"] == "prompt" else ""
+    def _note(self, live: LiveCall, out: Output) -> None:
+        super()._note(live, out)
+        self._prompt_id = out.id if isinstance(out, Prompt) else ""
 
     def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
         live = self._current
@@ -145,11 +145,12 @@ class PartitionHub(Hub):
             if idle > idle_timeout_s:
                 self._end_without_event(live, t_ms, "idle")
                 continue
-            outputs = self.engine.feed(Tick.model_construct(type="tick", call_id=call_id, t_ms=t_ms, seq=None))
-            if outputs and self.journal is not None:
-                self.journal.inbound(call_id, "tick", None, None, json.dumps(
+            fed = self.engine.feed(Tick.model_construct(type="tick", call_id=call_id, t_ms=t_ms, seq=None))
+            live.call = fed.call
+            if fed and self.calllog is not None:
+                self.calllog.inbound(call_id, "tick", None, None, json.dumps(
                     {"type": "tick", "call_id": call_id, "t_ms": t_ms}, ensure_ascii=False))
-            self._route(live, outputs, None)
+            self._route(live, fed, None)
 
     def forget(self, call_id: str) -> None:
         """Drop a call this worker no longer owns (its partition went to another worker): nothing is
@@ -221,8 +222,8 @@ class Partitions:
         hub = self.hub
         agent_id = fields.get("a", "")
         reply, broadcast = hub.take_feedback(agent_id, json.loads(fields["f"]))
-        owner = hub.prompt_calls.get(str(reply.get("id")))
-        hub._current = hub.calls.get(owner[0]) if owner is not None else None
+        owner = hub.prompts.get(str(reply.get("id")))
+        hub._current = hub.calls.get(owner.call_id) if owner is not None else None
         if broadcast:
             hub.deliver_feedback(agent_id, reply)
         else:
@@ -242,12 +243,12 @@ class Partitions:
                         writes.hdel(self.keys.agent_views(agent_id), cid)
                 part.agents.pop(cid, None)
                 continue
-            c = live.classification
-            shape = (live.lang, c and tuple(c["types"].items()), *live.prompts)  # the clock alone: no write
+            c = live.call
+            shape = (c.lang, c.top, *c.types.items(), *(p.id for p in c.prompts))  # the clock alone: no write
             if part.written.get(cid) == shape:
                 continue
             part.written[cid] = shape
-            text = json.dumps(live.view(), ensure_ascii=False)
+            text = json.dumps(live.to_dict(), ensure_ascii=False)
             writes.hset(self.keys.views(part.index), cid, text)
             if agent_id:
                 writes.hset(self.keys.agent_views(agent_id), cid, text)
@@ -271,8 +272,9 @@ class Partitions:
         for call_id in list(part.starts):
             self.hub.forget(call_id)
         part.starts.clear()
-        for call_id in [c for c in self.hub.ended if self.keys.partition(c) == part.index]:
-            del self.hub.ended[call_id]
+        for call_id in self.hub.ended:
+            if self.keys.partition(call_id) == part.index:
+                self.hub.ended.forget(call_id)
 
 
 def entry_fields(raw: dict[Any, Any]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 REMEMBER_ENDED_IDS = 1_000_000  # seqs and utterance ids of ended calls, about 60 MB at most
@@ -45,6 +46,10 @@ class EndedCalls:
 
     def __len__(self) -> int:
         return len(self._calls)
+
+    def __iter__(self) -> Iterator[str]:
+        """The call ids held, oldest first (a copy: forgetting while iterating is fine)."""
+        return iter(list(self._calls))
 
     def get(self, call_id: str) -> tuple[set[int], set[int]] | None:
         return self._calls.get(call_id)
