@@ -177,8 +177,8 @@ class GatewayRouter:
             where = ".".join(str(p) for p in first["loc"])
             return {"kind": "error", "field": where, "expected": first["msg"], "got": str(first.get("input"))[:60],
                     "message": f"field '{where}': {first['msg']}"}
-        owner = self.prompt_calls.get(fb.id)
-        if owner is None or owner[1] != who.agent_id:
+        owner = self.prompt_calls.get(fb.id)  # whose it is now (after a transfer), the worker checks
+        if owner is None:
             return {"kind": "error", "field": "id", "expected": "a prompt id of one of your calls",
                     "got": fb.id[:60], "message": f"no prompt '{fb.id}' on a call of agent '{who.agent_id}'"}
         if not self.writer.up:

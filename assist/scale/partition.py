@@ -134,6 +134,10 @@ class PartitionHub(Hub):
         self._prompt_id = ""
         self.metrics.messages_out.inc()
 
+    def _deliver_to_agent(self, agent_id: str, text: str, rank: int) -> None:
+        live = self._current
+        self.writes.output(live.call_id if live is not None else "", agent_id, text, rank, supervisors=False)
+
     def tick_calls(self, call_ids: list[str], idle_timeout_s: float) -> None:
         """Hub.tick for one partition's calls, at the current entry's time."""
         for call_id in call_ids:
@@ -243,6 +247,11 @@ class Partitions:
                         writes.hdel(self.keys.agent_views(agent_id), cid)
                 part.agents.pop(cid, None)
                 continue
+            if live.agent_id != agent_id:  # transferred: the view moves to the new agent
+                if agent_id:
+                    writes.hdel(self.keys.agent_views(agent_id), cid)
+                agent_id = part.agents[cid] = live.agent_id
+                part.written.pop(cid, None)
             c = live.call
             shape = (c.lang, c.top, *c.types.items(), *(p.id for p in c.prompts))  # the clock alone: no write
             if part.written.get(cid) == shape:

@@ -355,10 +355,13 @@ class Hub:
         note = {"kind": "call", "call_id": live.call_id, "agent_id": out.agent_id, "from_agent_id": out.from_agent_id,
                 "lang": live.call.lang, "t_ms": out.t_ms, "status": "transferred"}
         if out.from_agent_id is not None and out.from_agent_id != out.agent_id:
-            text = json.dumps(note, ensure_ascii=False)
-            for box in self.agents.get(out.from_agent_id, ()):
-                box.put(text, HIGH, None)
+            self._deliver_to_agent(out.from_agent_id, json.dumps(note, ensure_ascii=False), HIGH)
         self._deliver(out.agent_id, json.dumps(note | {"call": live.to_dict()}, ensure_ascii=False), HIGH, None)
+
+    def _deliver_to_agent(self, agent_id: str, text: str, rank: int) -> None:
+        """To the agent's sidebars only, not to supervisors."""
+        for box in self.agents.get(agent_id, ()):
+            box.put(text, rank, None)
 
     def _deliver(self, agent_id: str | None, text: str, rank: int, stamp: float | None) -> None:
         boxes = self.agents.get(agent_id, ()) if agent_id is not None else ()

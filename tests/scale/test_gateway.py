@@ -162,3 +162,35 @@ def test_redis_killed_and_restarted_with_aof_loses_nothing_acknowledged(redis_se
     assert statuses == [503, 503]
     assert answered == len(order)
     assert prompts_of(messages) == {c: p for c, p in expected_prompts(calls).items() if p}
+
+
+def test_a_transferred_call_moves_to_the_new_agent_s_sidebars(redis_server: RedisServer) -> None:
+    calls = scripts(1, 12, prefix="x", agents=1)
+    (call_id, events), = calls.items()
+    transfer = {"type": "call.transfer", "call_id": call_id, "agent_id": "a1", "t_ms": events[4]["end_ms"] + 100}
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            gateway, _ = await cluster(stack, redis_server.url)
+            ws = gateway.url("", scheme="ws")
+            old = await stack.enter_async_context(Sidebar(ws, "a0"))
+            new = await stack.enter_async_context(Sidebar(ws, "a1"))
+            async with IngestClient(f"{ws}/ingest", TOKENS["cti"]) as cti:  # type: ignore[arg-type]
+                for n, ev in enumerate([*events[:5], transfer, *events[5:-1]]):
+                    await cti.send({**ev, "seq": n + 1})
+                await cti.drain()
+
+            async def moved() -> bool:
+                return any(m.get("status") == "transferred" for m in new.messages)
+
+            await until(moved, 10, "the transfer at the new agent's sidebar")
+            await asyncio.sleep(0.3)
+            late_old = await stack.enter_async_context(Sidebar(ws, "a0"))
+            late_new = await stack.enter_async_context(Sidebar(ws, "a1"))
+            return old.messages, new.messages, late_old.messages[0], late_new.messages[0]
+
+    old, new, late_old, late_new = run(scenario())
+    assert any(m.get("status") == "transferred" and m["agent_id"] == "a1" for m in old)
+    snapshot = next(m for m in new if m.get("status") == "transferred")
+    assert snapshot["call"]["call_id"] == call_id
+    assert late_old["calls"] == [] and [c["call_id"] for c in late_new["calls"]] == [call_id]
