@@ -291,9 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--out", help="also write the JSON to this file")
     bp.add_argument("--calls", type=int, default=1000)
     bp.add_argument("--rules", default=str(DEFAULT_RULES))
-    bp.add_argument("--only", action="append", choices=("engine", "live", "durability"),
+    bp.add_argument("--only", action="append", choices=("engine", "live", "durability", "scale"),
                     help="run only this stage (repeatable): engine throughput, memory and replay; live "
-                    "latency against a relay; durability (call ladder, log on vs off, recovery)")
+                    "latency against a relay; durability (call ladder, log on vs off, recovery); scale (gateway + "
+                    "workers on a redis-server it starts: ladder, 1 vs 2 workers, takeover)")
     bp.add_argument("--skip-live", action="store_true", help="the engine stage only (same as --only engine)")
     bp.set_defaults(func=_bench)
 

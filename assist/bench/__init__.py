@@ -1,13 +1,16 @@
 """`assist bench`: the engine's and the live server's figures, each against a baseline measured in
 the same run (figures on shared machines are noisy; ratios are what to compare).
 
-Three stages, each selectable with `only`:
+Four stages, each selectable with `only`:
 - engine:     throughput against bare durable_rules posting, memory per open call, replay speed
               (`assist.bench.engine`);
 - live:       ingest→sidebar latency against a bare websockets relay, longest event-loop stall
               (`assist.bench.live`);
 - durability: the call ladder under a 50 ms p99 budget with the log on, log on vs off, recovery
-              (`assist.bench.durability`).
+              (`assist.bench.durability`);
+- scale:      the same ladder through `assist gateway` and two `assist worker` processes on Redis,
+              worker throughput with 1 and 2 workers, takeover after a SIGKILL (`assist.bench.scale`;
+              needs redis-server on PATH).
 Each stage runs in a fresh process (`assist.bench.fresh`): the server must not inherit the heap
 (and the GC work) the engine stage leaves behind, nor compete with a process still holding it.
 """
@@ -21,7 +24,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-STAGES = ("engine", "live", "durability")
+STAGES = ("engine", "live", "durability", "scale")
 
 
 def run(rules_dir: Path, calls: int = 1000, only: Collection[str] = STAGES) -> dict[str, Any]:
@@ -64,6 +67,8 @@ TARGETS = {
     "loop_stall_max_ms": ("<", 100.0),
     "max_calls_p99_under_50ms": (">=", 5000),
     "log_on_vs_off": (">=", 0.7),
+    "scale_max_calls_p99_under_50ms": (">=", 5000),
+    "scale_workers_2_vs_1": (">=", 1.6),
 }
 
 

@@ -1,6 +1,6 @@
 """One stage of `assist bench` in a process of its own:
 
-    python -m assist.bench.fresh engine|live|durability RULES_DIR CALLS
+    python -m assist.bench.fresh engine|live|durability|scale RULES_DIR CALLS
 
 prints one JSON object of figures on stdout (progress goes to stderr)."""
 
@@ -53,8 +53,12 @@ def main(argv: list[str]) -> int:
         from assist.bench.durability import run_durability_bench
 
         out.update(run_durability_bench())
+    elif stage == "scale":
+        from assist.bench.scale import run_scale_bench
+
+        out.update(run_scale_bench())
     else:
-        sys.exit(f"unknown stage {stage!r}: expected engine, live or durability")
+        sys.exit(f"unknown stage {stage!r}: expected engine, live, durability or scale")
     print(json.dumps(out))
     return 0
 

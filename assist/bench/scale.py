@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from assist.bench.loadgen import measure
+from assist.bench.loadgen import CALLS_PER_INGEST, measure
 from assist.bench.stats import percentile, progress
 from assist.bench.workload import example_scripts, workload
 from assist.scale.keys import Keys, event_entry
@@ -75,7 +75,8 @@ def redis_server(workdir: Path) -> Iterator[str]:
 
 def _config(path: Path, calls: int, lease_ms: int = 6000) -> Path:
     config = {"host": "127.0.0.1", "tokens": {"cti": "cti", "agents": {f"a{i}": f"t{i}" for i in range(calls)}},
-              "limits": {"max_calls": calls + 100, "max_events_per_s": 1_000_000, "queue_size": 256},
+              "limits": {"max_calls": calls + 100, "max_events_per_s": 1_000_000, "queue_size": 256,
+                         "connections_per_token": max(32, calls // CALLS_PER_INGEST + 8)},
               "redis": {"partitions": PARTITIONS, "lease_ms": lease_ms}, "logging": {"format": "json"}}
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
