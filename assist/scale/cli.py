@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from assist.server.eventloop import run
+
 log = logging.getLogger("assist.scale")
 Command = Callable[[argparse.Namespace], int]
 
@@ -43,7 +45,7 @@ def _gateway(args: argparse.Namespace) -> int:
             await gateway.serve_forever()
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        run(main(), config.uvloop)
     return 0
 
 
@@ -63,7 +65,7 @@ def _worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, worker.stop)
         await worker.run()
 
-    asyncio.run(main())
+    run(main(), config.uvloop)
     return 0
 
 
@@ -104,7 +106,7 @@ def _serve_scaled(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(main())
+            run(main(), config.uvloop)
     finally:
         for proc in workers:
             proc.terminate()
