@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -239,17 +240,24 @@ async def _takeover(calls: int, lease_ms: int) -> dict[str, Any]:
                 await _push(url, keys, starts + utts)  # open calls: a takeover must rebuild them
                 while not await _applied(url, keys):
                     await asyncio.sleep(0.05)
-                lost = sum(owner == "w0" for owner in await _owners(url, keys))
+                held_by = await _owners(url, keys)
+                client = connect(url)
+                done = await client.mget([keys.checkpoint(p) for p in range(keys.partitions)])
+                await client.aclose()
+                lost = sum(owner == "w0" for owner in held_by)
+                rebuild = sum(owner == "w0" and ckpt is not None for owner, ckpt in zip(held_by, done, strict=True))
                 procs[0].send_signal(signal.SIGKILL)
                 killed = time.perf_counter()
                 held = None
                 while True:
                     if held is None and set(await _owners(url, keys)) == {"w1"}:
                         held = time.perf_counter() - killed
-                    if held is not None and _rebuilt(tmp / "w1.log") >= lost:
+                    if held is not None and _rebuilt(tmp / "w1.log") >= rebuild:  # a partition never written: none
                         break
-                    if time.perf_counter() - killed > 120:
-                        raise RuntimeError("no takeover within 120 s")
+                    if time.perf_counter() - killed > 60:
+                        owners = Counter(await _owners(url, keys))
+                        raise RuntimeError(f"no takeover within 60 s: leases {dict(owners)}, "
+                                           f"{_rebuilt(tmp / 'w1.log')} of {rebuild} partitions rebuilt")
                     await asyncio.sleep(0.02)
                 return {"takeover_s": round(time.perf_counter() - killed, 2), "takeover_leases_s": round(held, 2),
                         "takeover_lease_ms": lease_ms, "takeover_open_calls": calls, "takeover_partitions": lost}

@@ -204,11 +204,16 @@ class Worker:
         async with self._turn:
             for i, p in enumerate(partitions):
                 checkpoint, open_calls = found[2 * i], found[2 * i + 1]
-                self.owned[p] = Owned(p, checkpoint, rebuild=set(open_calls) if checkpoint is not None else None)
+                part = Owned(p, checkpoint, rebuild=set(open_calls) if checkpoint is not None else None)
+                if checkpoint is not None and not open_calls:
+                    part.position = checkpoint  # no open call to rebuild: go on from the checkpoint
+                self.owned[p] = part
                 log.info(json.dumps({"event": "partition_acquired", "worker": self.name, "partition": p,
                                      "checkpoint": checkpoint, "open_calls": len(open_calls)}))
                 if checkpoint is not None:
                     self.takeovers.append({"partition": p, "open_calls": len(open_calls), "started": started})
+                    if not part.catching_up:
+                        self._caught_up(part)
 
     def _drop(self, p: int) -> None:
         part = self.owned.pop(p, None)
