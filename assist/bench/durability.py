@@ -6,7 +6,11 @@ process (see `assist.bench.loadgen`):
   the p99 and the longest event-loop stall at each level of the ladder;
 - `log_on_vs_off`: ingest throughput (acked events/s, single-event messages, pipelined) with the log
   on as a ratio to the log off, alternating rounds in the same run;
-- `recovery_s_200_calls`: seconds to rebuild 200 open calls of 20 utterances from the log at start.
+- `recovery_s_200_calls`: seconds to rebuild 200 open calls of 20 utterances from the log at start;
+- `ingest_burst_events_per_s`: a CTI link's backlog of 10,000 events sent on one connection at once,
+  default limits, log on: events answered per second, its ratio to the same burst with the log off
+  (`ingest_burst_log_on_vs_off`), and `ingest_burst_refused` (events answered with an error: 0 unless
+  backpressure broke down).
 
 `run_durability_bench()` returns all of them with the absolute figures beside the ratios.
 """
@@ -20,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from assist.bench.live import run_server, server_config
-from assist.bench.loadgen import BLAST_CALLS, BLAST_TEXTS, Latencies, blast, measure
+from assist.bench.loadgen import BLAST_CALLS, BLAST_TEXTS, Latencies, blast, burst, measure
 from assist.bench.stats import median, percentile, progress
 from assist.server import eventloop
 from assist.server.app import AssistServer
+from assist.server.config import CallLogSettings, ServerConfig, Tokens
 
 P99_BUDGET_MS = 50.0
 CALL_STEPS = (250, 500, 1000, 1500, 2000, 3000, 5000, 7500)
@@ -77,6 +82,32 @@ def log_on_vs_off(rounds: int = 3, seconds: float = 8.0) -> dict[str, float]:
             "ingest_events_per_s_log_on": round(on_rate)}
 
 
+# -- a backlog on one connection, default limits -----------------------------------------------------
+async def _burst_server(log: Path | None) -> dict[str, Any]:
+    config = ServerConfig(port=0, tokens=Tokens(cti="cti"), log=CallLogSettings(path=str(log) if log else None))
+    async with AssistServer(config) as server:
+        return await burst(server.port)
+
+
+def ingest_burst(rounds: int = 3) -> dict[str, Any]:
+    """The burst generator against a server with default limits, log off and on in alternating rounds;
+    medians of events answered per second, and every refusal counted."""
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    refused = unanswered = 0
+    for r in range(rounds):
+        progress(f"durability: a 10,000-event backlog on one connection, log off and on, round {r + 1} of {rounds}")
+        for mode in ("off", "on"):
+            with tempfile.TemporaryDirectory() as tmp:
+                got = eventloop.run(_burst_server(Path(tmp) / "calls.db" if mode == "on" else None))
+            rates[mode].append(got["events_per_s"])
+            refused += sum(n for kind, n in got["answers"].items() if kind not in ("ack", "duplicate"))
+            unanswered += got["events"] - got["answered"]
+    off_rate, on_rate = median(rates["off"]), median(rates["on"])
+    return {"ingest_burst_events_per_s": round(on_rate), "ingest_burst_events_per_s_log_off": round(off_rate),
+            "ingest_burst_log_on_vs_off": round(on_rate / off_rate, 3), "ingest_burst_refused": refused,
+            "ingest_burst_unanswered": unanswered}
+
+
 # -- recovery --------------------------------------------------------------------------------------------
 def recovery_s(calls: int = 200, turns: int = 20) -> dict[str, float]:
     """Write `calls` open calls of `turns` utterances through a logging server's hub, then time a fresh
@@ -108,10 +139,11 @@ def recovery_s(calls: int = 200, turns: int = 20) -> dict[str, float]:
 
 def run_durability_bench(steps: tuple[int, ...] = CALL_STEPS, step_seconds: float = 15.0) -> dict[str, Any]:
     """Every durability figure; keys max_calls_p99_under_50ms, p99_ms_by_calls, log_on_vs_off,
-    ingest_events_per_s_log_off/on, recovery_s_200_calls, recovery_events."""
+    ingest_events_per_s_log_off/on, recovery_s_200_calls, recovery_events, ingest_burst_*."""
     out: dict[str, Any] = {}
     progress("durability: rebuilding 200 open calls from the log")
     out.update(recovery_s())
     out.update(log_on_vs_off())
+    out.update(ingest_burst())
     out.update(max_calls_p99_under_50ms(steps, step_seconds))
     return out

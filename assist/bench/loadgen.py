@@ -4,7 +4,9 @@ competes for the same cores either way, but it does not stall the server's event
 - `calls`: `calls` concurrent calls stream a short script into /ingest at real-call rate (one final
   utterance every ~2 s per call); the latency from sending the agent's "I'm sorry, can I have your
   order number?" to its prompt (e2e) or to the forwarded message (relay) on that agent's socket;
-- `blast`: pipelined single-event messages on several connections; acked events per second.
+- `blast`: pipelined single-event messages on several connections; acked events per second;
+- `burst`: a CTI link's backlog after a reconnect, `BURST_EVENTS` events sent on one connection
+  without waiting for any ack; how fast they are all answered, and how many were refused.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ BLAST_TEXTS = [("customer", "This is ridiculous, I've waited two weeks!"),
                ("agent", "I'm sorry, can I have your order number?"),
                ("customer", "It's 58213, and I want a refund now."),
                ("agent", "I understand how frustrating that is. Let me check that for you.")]
+BURST_EVENTS = 10_000  # a backlog: 500 calls of 20 events (start, 18 utterances, end)
+BURST_TURNS = 18
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,52 @@ async def _blast(port: int, seconds: float) -> float:
     return (acked - before) / max(1e-9, loop.time() - measured_from)
 
 
+def _burst_events(events: int) -> list[dict[str, Any]]:
+    """`events` native events of calls of BURST_TURNS utterances, interleaved as a link carries them."""
+    per_call = BURST_TURNS + 2
+    out: list[dict[str, Any]] = []
+    for step in range(per_call):
+        for k in range(events // per_call):
+            call_id, seq = f"burst-{k}", step + 1
+            if step == 0:
+                out.append({"type": "call.start", "call_id": call_id, "lang": "en", "t_ms": 0,
+                            "agent_id": f"a{k}", "seq": seq})
+            elif step <= BURST_TURNS:
+                speaker, text = BLAST_TEXTS[(step - 1) % len(BLAST_TEXTS)]
+                out.append({"type": "utterance", "call_id": call_id, "speaker": speaker, "text": text,
+                            "start_ms": step * 2000, "end_ms": step * 2000 + 1500, "seq": seq})
+            else:
+                out.append({"type": "call.end", "call_id": call_id, "t_ms": step * 2000, "seq": seq})
+    return out
+
+
+async def _burst(port: int, events: int, timeout: float) -> dict[str, Any]:
+    """Send every event on one connection at once; wait (at most `timeout` s) until each is answered."""
+    frames = [json.dumps(ev) for ev in _burst_events(events)]
+    answers: dict[str, int] = {}
+    loop = asyncio.get_running_loop()
+    async with connect(f"ws://127.0.0.1:{port}/ingest", additional_headers={"Authorization": "Bearer cti"},
+                       close_timeout=1, max_queue=None) as ws:
+        async def read() -> None:
+            async for raw in ws:
+                reply = json.loads(raw)
+                kind = reply.get("code") or ("duplicate" if reply.get("duplicate") else reply.get("type"))
+                answers[str(kind)] = answers.get(str(kind), 0) + 1
+                if sum(answers.values()) >= len(frames):
+                    return
+
+        started = loop.time()
+        reader = asyncio.create_task(read())
+        for frame in frames:  # no window: the server's flow control is what slows this sender
+            await ws.send(frame)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader, timeout)
+        elapsed = loop.time() - started
+    answered = sum(answers.values())
+    return {"events": len(frames), "answered": answered, "answers": answers,
+            "events_per_s": answered / max(1e-9, elapsed)}
+
+
 async def _run(args: list[str], timeout: float, what: str) -> Any:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "assist.bench.loadgen", *args,
@@ -199,6 +249,13 @@ async def measure(mode: str, port: int, calls: int, seconds: float) -> Latencies
     return Latencies(got["samples"], got["measured_from"], got["until"], got["events"])
 
 
+async def burst(port: int, events: int = BURST_EVENTS, timeout: float = 120.0) -> dict[str, Any]:
+    """Run the `burst` generator against the server on `port`: events/s until all are answered, and
+    the count of each kind of answer (ack, duplicate, or an error code such as rate_limited)."""
+    got: dict[str, Any] = await _run(["burst", str(port), str(events), str(timeout)], timeout + 60, "burst")
+    return got
+
+
 async def blast(port: int, seconds: float) -> float:
     """Run the `blast` generator against the server on `port`; acked events per second."""
     rate: float = await _run(["blast", str(port), str(seconds)], seconds + 120, "throughput")
@@ -212,5 +269,8 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["blast"]:
         with contextlib.suppress(KeyboardInterrupt):
             print(json.dumps(asyncio.run(_blast(int(sys.argv[2]), float(sys.argv[3])))))
+    elif sys.argv[1:2] == ["burst"]:
+        print(json.dumps(asyncio.run(_burst(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))))
     else:
-        sys.exit("usage: python -m assist.bench.loadgen calls e2e|relay PORT CALLS SECONDS | blast PORT SECONDS")
+        sys.exit("usage: python -m assist.bench.loadgen calls e2e|relay PORT CALLS SECONDS | blast PORT SECONDS"
+                 " | burst PORT EVENTS TIMEOUT")

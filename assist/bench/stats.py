@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from assist.progress import shown
+
 
 def percentile(samples: Sequence[float], q: float) -> float:
     """Nearest-rank percentile: the smallest sample with at least a share `q` of all samples at or
@@ -34,5 +36,7 @@ def load_1m() -> float:
 
 
 def progress(message: str) -> None:
-    """One line per stage on stderr, so a long run is not silent (stdout stays machine-readable)."""
-    print(f"bench: {message} (load {load_1m()})", file=sys.stderr, flush=True)
+    """One line per stage on stderr when it is a terminal, so a long run is not silent; nothing when
+    stderr is piped or redirected (logs stay clean; stdout stays machine-readable either way)."""
+    if shown():
+        print(f"bench: {message} (load {load_1m()})", file=sys.stderr, flush=True)

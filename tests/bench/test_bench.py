@@ -45,3 +45,19 @@ def test_vendor_live_vs_native_runs_the_deepgram_call_both_ways() -> None:
     got = vendor_live_vs_native(calls=3, rounds=1)
     assert set(got) == {"native_events_per_s", "deepgram_events_per_s", "vendor_live_vs_native"}
     assert got["native_events_per_s"] > 0 and got["deepgram_events_per_s"] > 0
+
+
+def test_a_backlog_on_one_connection_is_answered_in_full_and_never_refused() -> None:
+    from assist.bench.durability import ingest_burst
+
+    got = ingest_burst(rounds=1)
+    assert got["ingest_burst_refused"] == 0 and got["ingest_burst_unanswered"] == 0, got
+    assert got["ingest_burst_events_per_s"] > 0 and got["ingest_burst_events_per_s_log_off"] > 0
+    assert got["ingest_burst_log_on_vs_off"] > 0
+
+
+def test_stage_progress_is_shown_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from assist.bench.stats import progress
+
+    progress("engine: a stage")  # stderr is captured here, not a terminal
+    assert capsys.readouterr().err == ""
