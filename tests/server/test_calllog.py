@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import (
+from serverkit import (
     TOKENS,
     agent,
     end,

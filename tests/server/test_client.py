@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import run, server
+from serverkit import run, server
 from serverproc import CTI, ServerProcess, free_port, write_config
 from test_durability import expected_prompts, scripts
 

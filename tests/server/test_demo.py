@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run
+from serverkit import run
 
 from assist.server.demo import run_demo
 

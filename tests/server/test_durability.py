@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import rules, run
+from serverkit import rules, run
 from serverproc import CTI, ServerProcess, agent_token, free_port, write_config
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKENS, rules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serverkit import TOKENS, rules
 from websockets.sync.client import ClientConnection, connect
 
 from assist.server.app import AssistServer

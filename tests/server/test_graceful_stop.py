@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import ANGRY, SORRY, run
+from serverkit import ANGRY, SORRY, run
 from serverproc import CTI, ServerProcess, agent_token, free_port, write_config
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import (
+from serverkit import (
     TOKENS,
     agent,
     end,

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ingest, recv, run, send, server, start, ws_url
+from serverkit import ingest, recv, run, send, server, start, ws_url
 from websockets.asyncio.client import connect
 
 from assist.server.app import AssistServer

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS, end, http_get, ingest, recv, rules, run, say, send, start
+from serverkit import TOKENS, end, http_get, ingest, recv, rules, run, say, send, start
 from websockets.asyncio.client import ClientConnection
 
 from assist.server.app import AssistServer

@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS, ingest, raise_prompts, recv_until, rules, run, send, start, ws_url
+from serverkit import TOKENS, ingest, raise_prompts, recv_until, rules, run, send, start, ws_url
 from serverproc import ServerProcess, free_port, write_config
 from websockets.asyncio.client import ClientConnection, connect
 

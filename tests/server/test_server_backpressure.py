@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import ANGRY, SORRY, agent, ingest, recv, recv_until, run, say, server, start, ws_url
+from serverkit import ANGRY, SORRY, agent, ingest, recv, recv_until, run, say, server, start, ws_url
 from websockets.asyncio.client import connect
 
 from assist.server.outbox import HIGH, LOW, NORMAL, Outbox

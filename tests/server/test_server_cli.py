@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import agent, recv_until, run, server
+from serverkit import agent, recv_until, run, server
 
 from assist import Engine, Prompt, load_rules
 from assist.bundle import DEFAULT_CALL, DEMO_LANGS, demo_call

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import http_get, ingest, raise_prompts, run, send, server, start, ws_url
+from serverkit import http_get, ingest, raise_prompts, run, send, server, start, ws_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 

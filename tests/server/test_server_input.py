@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import agent, end, ingest, raise_prompts, recv, recv_until, run, say, send, server, start
+from serverkit import agent, end, ingest, raise_prompts, recv, recv_until, run, say, send, server, start
 from websockets.exceptions import ConnectionClosed
 
 

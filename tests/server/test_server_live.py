@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import (
+from serverkit import (
     agent,
     end,
     feedback,

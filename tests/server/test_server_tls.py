@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ANGRY, SORRY, TOKENS, recv_until, rules, run, say, send, start
+from serverkit import ANGRY, SORRY, TOKENS, recv_until, rules, run, say, send, start
 from websockets.asyncio.client import connect
 
 from assist.server.app import AssistServer

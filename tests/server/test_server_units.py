@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import rules, say, start
+from serverkit import rules, say, start
 
 from assist.core.engine import Engine
 from assist.server.config import ConfigError, load_config, parse_agent_tokens

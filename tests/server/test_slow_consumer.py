@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from conftest import ANGRY, SORRY, rules, run
+from serverkit import ANGRY, SORRY, rules, run
 from websockets.asyncio.client import ClientConnection, connect
 
 from assist.server.app import AssistServer

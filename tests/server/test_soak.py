@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from conftest import ANGRY, SORRY, run
+from serverkit import ANGRY, SORRY, run
 from serverproc import CTI, ServerProcess, free_port, write_config
 from websockets.asyncio.client import connect
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS, agent, ingest, raise_prompts, recv, recv_until, rules, run, send, start, ws_url
+from serverkit import TOKENS, agent, ingest, raise_prompts, recv, recv_until, rules, run, send, start, ws_url
 from websockets.asyncio.client import connect
 
 from assist.replay import Step, replay

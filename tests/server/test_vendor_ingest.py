@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import end, recv, recv_until, rules, run, send, server, start, ws_url
+from serverkit import end, recv, recv_until, rules, run, send, server, start, ws_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 

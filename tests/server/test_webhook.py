@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS, ingest, raise_prompts, rules, run, send, start
+from serverkit import TOKENS, ingest, raise_prompts, rules, run, send, start
 from serverproc import free_port
 
 from assist.server.app import AssistServer
