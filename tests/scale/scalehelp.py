@@ -6,25 +6,16 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from functools import cache
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from replaykit import PromptKey, Script, scripted_calls
+from replaykit import expected_prompts as expected_prompts  # re-exported for the scale-out tests
+from replaykit import rules as rules  # re-exported for the scale-out tests
 
-from assist import load_rules
-from assist.bench.workload import EXAMPLES, example_scripts, workload
-from assist.core.compiled import CompiledRules
-from assist.core.engine import Engine
 from assist.scale.keys import Keys, event_entry
 
 T = TypeVar("T")
-Script = list[dict[str, Any]]
-PromptKey = tuple[str, str, int, str]  # id, rule, t_ms, say
-
-
-@cache
-def rules() -> CompiledRules:
-    return load_rules()
 
 
 def run(coro: Awaitable[T], timeout: float = 40.0) -> T:
@@ -36,24 +27,7 @@ def run(coro: Awaitable[T], timeout: float = 40.0) -> T:
 
 def scripts(calls: int, turns: int, prefix: str = "s", agents: int = 10) -> dict[str, Script]:
     """Each call's events in order, seq 1..n, agents a0..a{agents-1}."""
-    starts, utts, ends = workload(example_scripts(EXAMPLES), calls, turns, prefix=prefix)
-    by_call: dict[str, Script] = {}
-    for i, e in enumerate(starts):
-        by_call[e["call_id"]] = [{**e, "agent_id": f"a{i % agents}"}]
-    for ev in utts + ends:
-        by_call[ev["call_id"]].append(ev)
-    return {cid: [{**ev, "seq": i + 1} for i, ev in enumerate(evs)] for cid, evs in by_call.items()}
-
-
-def expected_prompts(calls: dict[str, Script]) -> dict[str, list[PromptKey]]:
-    """What `assist replay` raises for each call: the engine fed the same events."""
-    engine = Engine(rules(), max_calls=len(calls) + 10)
-    out: dict[str, list[PromptKey]] = {}
-    for call_id, events in calls.items():
-        out[call_id] = [(o["id"], o["rule"], o["t_ms"], o["say"]) for ev in events
-                        for o in (x.to_dict() for x in engine.feed(ev)) if o["kind"] == "prompt"]
-    engine.close()
-    return out
+    return scripted_calls(calls, turns, prefix, agents)
 
 
 async def push(client: aioredis.Redis, keys: Keys, events: Script) -> None:

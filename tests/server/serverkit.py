@@ -9,13 +9,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from functools import cache
 from typing import Any, TypeVar
 
+from replaykit import rules as rules  # re-exported: the server tests take it from here
 from websockets.asyncio.client import ClientConnection, connect
 
-from assist import load_rules
-from assist.core.compiled import CompiledRules
 from assist.server.app import AssistServer
 from assist.server.config import Limits, ServerConfig, Tokens
 
@@ -24,11 +22,6 @@ TOKENS = Tokens(cti="cti-secret", supervisor="sup-secret",
                 agents={"a7": "tok-a7", "a8": "tok-a8", "a9": "tok-a9"})
 ANGRY = "This is ridiculous, I've waited two weeks!"
 SORRY = "I'm sorry, can I have your order number?"
-
-
-@cache
-def rules() -> CompiledRules:
-    return load_rules()
 
 
 def run(coro: Awaitable[T], timeout: float = 20.0) -> T:

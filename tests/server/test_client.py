@@ -9,9 +9,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from replaykit import expected_prompts
 from serverkit import run, server
 from serverproc import CTI, ServerProcess, free_port, write_config
-from test_durability import expected_prompts, scripts
+from test_durability import scripts
 
 from assist.client import IngestClient, IngestRefused
 from assist.server.calllog import CallLog

@@ -11,13 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from serverkit import rules, run
+from replaykit import Script, expected_prompts, scripted_calls
+from serverkit import run
 from serverproc import CTI, ServerProcess, agent_token, free_port, write_config
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from assist.bench.workload import EXAMPLES, example_scripts, workload
-from assist.core.engine import Engine
 from assist.server.calllog import CallLog
 
 CALLS = 200
@@ -28,27 +27,9 @@ PACE_S = 0.08          # between rounds of one event per call on a connection
 KILL_AT = 0.4          # share of all events acknowledged when the server is killed
 SIDEBARS = 10          # agents a0..a9 watch their calls through the crash
 
-Script = list[dict[str, Any]]
-PromptKey = tuple[str, str, int, str]  # id, rule, t_ms, say
-
-
 def scripts() -> dict[str, Script]:
     """Each call's events in order, with seq 1..n."""
-    starts, utts, ends = workload(example_scripts(EXAMPLES), CALLS, TURNS, prefix="f")
-    by_call: dict[str, Script] = {e["call_id"]: [e] for e in starts}
-    for ev in utts + ends:
-        by_call[ev["call_id"]].append(ev)
-    return {cid: [{**ev, "seq": i + 1} for i, ev in enumerate(evs)] for cid, evs in by_call.items()}
-
-
-def expected_prompts(calls: dict[str, Script]) -> dict[str, list[PromptKey]]:
-    engine = Engine(rules(), max_calls=CALLS + 10)
-    out: dict[str, list[PromptKey]] = {}
-    for call_id, events in calls.items():
-        out[call_id] = [(o["id"], o["rule"], o["t_ms"], o["say"]) for ev in events
-                        for o in (x.to_dict() for x in engine.feed(ev)) if o["kind"] == "prompt"]
-    engine.close()
-    return out
+    return scripted_calls(CALLS, TURNS, "f")
 
 
 class Cti:
