@@ -17,6 +17,7 @@ import gc
 import json
 import random
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +89,9 @@ async def _calls(mode: str, port: int, calls: int, seconds: float) -> dict[str, 
     gc.freeze()  # the sockets stay open for the whole run: no full collection need walk them
     sent: dict[tuple[str, int], float] = {}
     samples: list[float] = []
-    events = 0
+    events = written = 0
+    late_max = 0.0
+    cpu_from: list[float] = []
     loop = asyncio.get_running_loop()
     t0 = loop.time() + 0.5
     measure_from, deadline = t0 + WARMUP_S, t0 + seconds
@@ -117,25 +120,34 @@ async def _calls(mode: str, port: int, calls: int, seconds: float) -> dict[str, 
             if at >= deadline:
                 return
             await asyncio.sleep(max(0.0, at - loop.time()))
+            nonlocal written, late_max
+            if at >= measure_from and not cpu_from:
+                cpu_from.append(time.process_time())
             cycle, step = divmod(n, len(SCRIPT))
             if at >= measure_from:
                 events += len(_events(slot, cycle, step))
+                late_max = max(late_max, (loop.time() - at) * 1000)
             for ev in _events(slot, cycle, step):
                 if step == MEASURED_STEP and ev["type"] == "utterance":
                     sent[(ev["call_id"], ev["end_ms"])] = loop.time()
                 await ws.send(json.dumps(ev))
+                if loop.time() >= measure_from:
+                    written += 1
 
     readers = [asyncio.create_task(read_agent(ws)) for ws in agents]
     readers += [asyncio.create_task(drain(ws)) for ws in ingests]
     await asyncio.gather(*(call_slot(i) for i in range(calls)))
     await asyncio.sleep(0.5)  # the last prompts are on their way
     until = loop.time()
+    cpu_s = time.process_time() - (cpu_from[0] if cpu_from else 0.0)
+    lost = sum(1 for at in sent.values() if at >= measure_from)
     for task in readers:
         task.cancel()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in [*agents, *ingests]),
                                               return_exceptions=True), 10)
-    return {"samples": samples, "measured_from": measure_from, "until": until, "events": events}
+    return {"samples": samples, "measured_from": measure_from, "until": until, "events": events,
+            "events_sent": written, "lost": lost, "cpu_s": cpu_s, "send_late_max_ms": late_max}
 
 
 async def _blast(port: int, seconds: float) -> float:
