@@ -114,6 +114,17 @@ class ServerRun:
     stall_cpu_ms: float   # CPU the server used during that stall
     cpu_us_per_event: float  # the server's CPU time in the measured window per event sent in it
     event_loop: str
+    cpu_s: float = 0.0       # the server's CPU seconds in the measured window
+
+    @property
+    def cpu_cores(self) -> float:
+        """The server's CPU seconds per second of the measured window."""
+        return self.cpu_s / max(1e-9, self.latencies.until - self.latencies.measured_from)
+
+    @property
+    def loadgen_cpu_cores(self) -> float:
+        """The load generator's CPU seconds per second of the same window."""
+        return self.latencies.cpu_s / max(1e-9, self.latencies.until - self.latencies.measured_from)
 
 
 async def with_assist(config: ServerConfig, run: Run) -> ServerRun:
@@ -121,8 +132,9 @@ async def with_assist(config: ServerConfig, run: Run) -> ServerRun:
     async with AssistServer(config) as server, LoopLag().running() as lag:
         got = await run(server.port)
     stall, stall_cpu = lag.longest(got.measured_from, got.until)
-    cpu_us = lag.cpu_ms(got.measured_from, got.until) * 1000 / got.events if got.events else float("nan")
-    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name())
+    cpu_ms = lag.cpu_ms(got.measured_from, got.until)
+    cpu_us = cpu_ms * 1000 / got.events if got.events else float("nan")
+    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name(), cpu_ms / 1000)
 
 
 def run_server(config: ServerConfig, run: Run) -> ServerRun:
@@ -136,7 +148,9 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     Returns e2e_p50_ms, e2e_p99_ms, relay_p50_ms, relay_p99_ms, e2e_vs_relay_p99, sample counts,
     loop_stall_max_ms / relay_loop_stall_max_ms (the longest event-loop stall of each server), and
     loop_stall_cpu_ms (the CPU time the server used during its longest stall), server_cpu_us_per_event
-    (the server's CPU time per event received: robust to other load on the machine) and event_loop."""
+    (the server's CPU time per event received: robust to other load on the machine), event_loop,
+    e2e_lost_prompts / relay_lost (measured lines that never arrived; not in the percentiles) and
+    server_cpu_cores / loadgen_cpu_cores (CPU seconds per second of the e2e run's window)."""
     config = server_config(calls)
     relay, relay_stall = eventloop.run(_with_relay(lambda port: measure("relay", port, calls, seconds)),
                                        use_uvloop=config.uvloop)
@@ -150,6 +164,8 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     out["loop_stall_max_ms"], out["loop_stall_cpu_ms"] = server.stall_ms, server.stall_cpu_ms
     out["relay_loop_stall_max_ms"] = relay_stall
     out["server_cpu_us_per_event"] = server.cpu_us_per_event
+    out["e2e_lost_prompts"], out["relay_lost"] = float(e2e.lost), float(relay.lost)
+    out["server_cpu_cores"], out["loadgen_cpu_cores"] = server.cpu_cores, server.loadgen_cpu_cores
     figures: dict[str, Any] = {k: round(v, 3) for k, v in out.items()}
     figures["event_loop"] = server.event_loop
     return figures

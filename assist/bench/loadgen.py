@@ -23,6 +23,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from assist.bench.callgen import run_calls
+from assist.server import eventloop
+
 STEP_S = 2.0          # one final utterance every 2 s per call
 WARMUP_S = 2.0        # samples from the first seconds (connections settling) are not counted
 CALLS_PER_INGEST = 50  # a CTI connection carries many calls
@@ -55,7 +58,28 @@ class Latencies:
     samples: list[float]
     measured_from: float
     until: float
-    events: int  # events sent in the measured window
+    events: int  # events scheduled in the measured window
+    events_sent: int = 0     # of those, written before the window's end (a generator behind shows here)
+    send_late_max_ms: float = 0.0  # the latest write in the window against its schedule
+    lost: int = 0            # measured lines whose prompt never came
+    refused: int = 0         # /ingest error answers
+    dropped: int = 0         # `dropped` notices on agent sockets (a queue full)
+    cpu_s: float = 0.0       # the generator's CPU seconds in the window
+    deadline: float = 0.0    # the end of the writes' window (then a grace for the last prompts until `until`)
+
+    @classmethod
+    def of(cls, got: dict[str, Any]) -> Latencies:
+        return cls(got["samples"], got["measured_from"], got["until"], got["events"], got.get("events_sent", 0),
+                   got.get("send_late_max_ms", 0.0), got.get("lost", 0), got.get("refused", 0),
+                   got.get("dropped", 0), got.get("cpu_s", 0.0), got.get("deadline", got["until"] - 0.5))
+
+    @property
+    def events_per_s_intended(self) -> float:
+        return self.events / max(1e-9, self.deadline - self.measured_from)
+
+    @property
+    def events_per_s_sent(self) -> float:
+        return self.events_sent / max(1e-9, self.deadline - self.measured_from)
 
 
 def _events(slot: int, cycle: int, step: int) -> list[dict[str, Any]]:
@@ -258,7 +282,7 @@ async def _run(args: list[str], timeout: float, what: str) -> Any:
 async def measure(mode: str, port: int, calls: int, seconds: float) -> Latencies:
     """Run the `calls` generator (mode "e2e" or "relay") against the server on `port`."""
     got = await _run(["calls", mode, str(port), str(calls), str(seconds)], seconds + 180, mode)
-    return Latencies(got["samples"], got["measured_from"], got["until"], got["events"])
+    return Latencies.of(got)
 
 
 async def burst(port: int, events: int = BURST_EVENTS, timeout: float = 120.0) -> dict[str, Any]:
@@ -276,6 +300,9 @@ async def blast(port: int, seconds: float) -> float:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["calls"]:
+        mode, port, n, secs = sys.argv[2:6]
+        print(json.dumps(eventloop.run(run_calls(mode, int(port), int(n), float(secs)))))
+    elif sys.argv[1:2] == ["calls-ws"]:
         mode, port, n, secs = sys.argv[2:6]
         print(json.dumps(asyncio.run(_calls(mode, int(port), int(n), float(secs)))))
     elif sys.argv[1:2] == ["blast"]:
