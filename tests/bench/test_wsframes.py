@@ -127,7 +127,7 @@ def test_a_refused_handshake_is_an_error_naming_the_status() -> None:
     async def main() -> None:
         async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=refuse) as server:
             port = server.sockets[0].getsockname()[1]
-            with pytest.raises(FrameError, match="expected 'HTTP/1.1 101.*got 'HTTP/1.1 403"):
+            with pytest.raises(FrameError, match=r"expected 'HTTP/1.1 101.*got 'HTTP/1.1 403"):
                 await open_socket(Collecting(port), "127.0.0.1", port)
 
     run(main())
