@@ -9,8 +9,8 @@ message is decoded only when it can be the prompt awaited on that socket; the co
 
 Beside the latencies it reports what a reader needs to trust them: events written in the window
 against the events scheduled in it, how late the latest write was against its schedule, measured
-lines whose prompt never came (`lost`), the messages the server dropped for a slow sidebar, and
-the generator's own CPU seconds in the window.
+lines whose prompt never came (`lost`), the messages the server dropped for a slow sidebar, the
+generator's own CPU seconds in the window, and the CPU seconds the whole machine was busy meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,17 @@ def script_events(slot: int, cycle: int, step: int) -> list[dict[str, Any]]:
     if step == len(SCRIPT) - 1:
         out.append({"type": "call.end", "call_id": call_id, "t_ms": end_ms + 500})
     return out
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has been busy since boot (Linux /proc/stat; NaN elsewhere):
+    beside the server's and the generator's own, it shows what other processes took during a run."""
+    try:
+        with open("/proc/stat") as f:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    except (OSError, ValueError):
+        return float("nan")
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class Tally:
@@ -163,7 +175,7 @@ async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: fl
     intended = sum(1 for s in sends if t0 + s[0] >= measure_from)
     written = 0
     late_max = 0.0
-    cpu_from = 0.0
+    cpu_from = busy_from = 0.0
     for offset, link, frame, slot, call_id, t_ms, line in sends:
         at = t0 + offset
         now = time.monotonic()
@@ -172,7 +184,7 @@ async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: fl
             now = time.monotonic()
         if at >= measure_from:
             if not cpu_from:
-                cpu_from = time.process_time()
+                cpu_from, busy_from = time.process_time(), machine_busy_s()
             late_max = max(late_max, now - at)
             written += now < deadline
         if slot >= 0:
@@ -180,7 +192,7 @@ async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: fl
         ingests[link].send(frame)
     await asyncio.sleep(max(GRACE_S, deadline + GRACE_S - time.monotonic()))
     until = time.monotonic()
-    cpu_s = time.process_time() - cpu_from
+    cpu_s, machine_cpu_s = time.process_time() - cpu_from, machine_busy_s() - busy_from
     lost = tally.lost + sum(a.unanswered() for a in agents)
     gc.enable()
     await _close_all([*agents, *ingests])
@@ -189,7 +201,8 @@ async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: fl
             "events": intended,
             "events_sent": written, "events_per_s_intended": intended / window, "events_per_s_sent": written / window,
             "send_late_max_ms": late_max * 1000, "lost": lost, "answers": tally.answers, "refused": tally.refused,
-            "dropped": tally.dropped, "cpu_s": cpu_s, "cpu_cores": cpu_s / (until - measure_from)}
+            "dropped": tally.dropped, "cpu_s": cpu_s, "machine_cpu_s": machine_cpu_s,
+            "cpu_cores": cpu_s / (until - measure_from)}
 
 
 async def _close_all(sockets: list[LeanSocket], timeout: float = 10.0) -> None:

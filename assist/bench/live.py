@@ -122,6 +122,13 @@ class ServerRun:
         return self.cpu_s / max(1e-9, self.latencies.until - self.latencies.measured_from)
 
     @property
+    def other_cpu_cores(self) -> float:
+        """What other processes on the machine used meanwhile, in cores (over 0 means less than the
+        machine for the server and the generator)."""
+        spent = self.latencies.machine_cpu_s - self.cpu_s - self.latencies.cpu_s
+        return max(0.0, spent) / max(1e-9, self.latencies.until - self.latencies.measured_from)
+
+    @property
     def loadgen_cpu_cores(self) -> float:
         """The load generator's CPU seconds per second of the same window."""
         return self.latencies.cpu_s / max(1e-9, self.latencies.until - self.latencies.measured_from)
@@ -150,7 +157,8 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     loop_stall_cpu_ms (the CPU time the server used during its longest stall), server_cpu_us_per_event
     (the server's CPU time per event received: robust to other load on the machine), event_loop,
     e2e_lost_prompts / relay_lost (measured lines that never arrived; not in the percentiles) and
-    server_cpu_cores / loadgen_cpu_cores (CPU seconds per second of the e2e run's window)."""
+    server_cpu_cores / loadgen_cpu_cores / other_cpu_cores (CPU seconds per second of the e2e run's
+    window: the server, the generator, every other process on the machine)."""
     config = server_config(calls)
     relay, relay_stall = eventloop.run(_with_relay(lambda port: measure("relay", port, calls, seconds)),
                                        use_uvloop=config.uvloop)
@@ -166,6 +174,7 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     out["server_cpu_us_per_event"] = server.cpu_us_per_event
     out["e2e_lost_prompts"], out["relay_lost"] = float(e2e.lost), float(relay.lost)
     out["server_cpu_cores"], out["loadgen_cpu_cores"] = server.cpu_cores, server.loadgen_cpu_cores
+    out["other_cpu_cores"] = server.other_cpu_cores
     figures: dict[str, Any] = {k: round(v, 3) for k, v in out.items()}
     figures["event_loop"] = server.event_loop
     return figures

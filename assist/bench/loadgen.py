@@ -52,6 +52,7 @@ class Latencies:
     refused: int           # /ingest error answers
     dropped: int           # `dropped` notices on agent sockets (a sidebar's queue was full)
     cpu_s: float           # the generator's CPU seconds in the window
+    machine_cpu_s: float   # CPU seconds the machine's cores were busy in the window, whoever used them
 
     @classmethod
     def of(cls, got: dict[str, Any]) -> Latencies:
