@@ -30,13 +30,13 @@ from typing import Any
 
 import yaml
 
-from assist.bench.loadgen import CALLS_PER_INGEST, measure
+from assist.bench.durability import level_failure
+from assist.bench.loadgen import CALLS_PER_INGEST, Latencies, measure
 from assist.bench.stats import median, percentile, progress
 from assist.bench.workload import example_scripts, workload
 from assist.scale.keys import Keys, event_entry
 from assist.scale.settings import connect
 
-P99_BUDGET_MS = 50.0
 CALL_STEPS = (1000, 2000, 3000, 5000, 7500)
 PARTITIONS = 64
 ASSIST = [sys.executable, "-m", "assist"]
@@ -122,7 +122,7 @@ def _workers(url: str, config: Path, tmp: Path, n: int) -> list[subprocess.Popen
 
 
 # -- latency ladder ------------------------------------------------------------------------------------
-async def _ladder_step(calls: int, seconds: float) -> list[float]:
+async def _ladder_step(calls: int, seconds: float) -> Latencies:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         with redis_server(tmp) as url:
@@ -136,21 +136,25 @@ async def _ladder_step(calls: int, seconds: float) -> list[float]:
                 got = await measure("e2e", port, calls, seconds)
             finally:
                 _stop(procs)
-    return got.samples
+    return got
 
 
 def scale_max_calls(steps: tuple[int, ...] = CALL_STEPS, seconds: float = 15.0) -> dict[str, Any]:
     best = 0
     p99s: dict[str, float] = {}
+    lost: dict[str, int] = {}
+    stop = ""
     for calls in steps:
         progress(f"scale: {calls} calls through a gateway and 2 workers, {seconds:.0f} s")
-        samples = asyncio.run(_ladder_step(calls, seconds))
-        p99 = percentile(samples, 0.99)
-        p99s[str(calls)] = round(p99, 2)
-        if not samples or not p99 < P99_BUDGET_MS:
+        got = asyncio.run(_ladder_step(calls, seconds))
+        p99s[str(calls)], lost[str(calls)] = round(percentile(got.samples, 0.99), 2), got.lost
+        stop = level_failure(got)  # the same stop rule as the durability ladder's
+        if stop:
+            stop = f"{calls} calls: {stop}"
             break
         best = calls
-    return {"scale_max_calls_p99_under_50ms": best, "scale_p99_ms_by_calls": p99s}
+    return {"scale_max_calls_p99_under_50ms": best, "scale_p99_ms_by_calls": p99s,
+            "scale_lost_prompts_by_calls": lost, "scale_ladder_stop": stop or "every level passed"}
 
 
 # -- worker throughput ---------------------------------------------------------------------------------
