@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -115,6 +116,7 @@ class ServerRun:
     cpu_us_per_event: float  # the server's CPU time in the measured window per event sent in it
     event_loop: str
     cpu_s: float = 0.0       # the server's CPU seconds in the measured window
+    gc_full_ms: float = 0.0  # one full collection with the run's calls still open
 
     @property
     def cpu_cores(self) -> float:
@@ -138,10 +140,24 @@ async def with_assist(config: ServerConfig, run: Run) -> ServerRun:
     """Run the generator against a fresh AssistServer."""
     async with AssistServer(config) as server, LoopLag().running() as lag:
         got = await run(server.port)
+        gc_ms = full_collection_ms()
     stall, stall_cpu = lag.longest(got.measured_from, got.until)
     cpu_ms = lag.cpu_ms(got.measured_from, got.until)
     cpu_us = cpu_ms * 1000 / got.events if got.events else float("nan")
-    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name(), cpu_ms / 1000)
+    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name(), cpu_ms / 1000, gc_ms)
+
+
+def full_collection_ms() -> float:
+    """The pause of one full garbage collection in this process now, in ms of wall time.
+
+    The server runs its full collections on a timer (`gc_full_every_s`, 300 s by default), never in
+    the middle of a few seconds' run, so the measured window does not meet one; but a sidebar does,
+    once every few minutes, and its length grows with the calls open. Measured here right after the
+    generator's run, with that run's calls still open in the server, the same `gc.collect()` the
+    timer runs."""
+    started = time.perf_counter()
+    gc.collect()
+    return (time.perf_counter() - started) * 1000
 
 
 def run_server(config: ServerConfig, run: Run) -> ServerRun:
@@ -158,7 +174,8 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     (the server's CPU time per event received: robust to other load on the machine), event_loop,
     e2e_lost_prompts / relay_lost (measured lines that never arrived; not in the percentiles) and
     server_cpu_cores / loadgen_cpu_cores / other_cpu_cores (CPU seconds per second of the e2e run's
-    window: the server, the generator, every other process on the machine)."""
+    window: the server, the generator, every other process on the machine) and gc_full_ms (the
+    pause of the server's timed full collection with these calls open: `full_collection_ms`)."""
     config = server_config(calls)
     relay, relay_stall = eventloop.run(_with_relay(lambda port: measure("relay", port, calls, seconds)),
                                        use_uvloop=config.uvloop)
@@ -175,6 +192,7 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     out["e2e_lost_prompts"], out["relay_lost"] = float(e2e.lost), float(relay.lost)
     out["server_cpu_cores"], out["loadgen_cpu_cores"] = server.cpu_cores, server.loadgen_cpu_cores
     out["other_cpu_cores"] = server.other_cpu_cores
+    out["gc_full_ms"] = server.gc_full_ms
     figures: dict[str, Any] = {k: round(v, 3) for k, v in out.items()}
     figures["event_loop"] = server.event_loop
     return figures

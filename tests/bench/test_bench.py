@@ -61,3 +61,13 @@ def test_stage_progress_is_shown_on_a_terminal_only(capsys: pytest.CaptureFixtur
 
     progress("engine: a stage")  # stderr is captured here, not a terminal
     assert capsys.readouterr().err == ""
+
+
+def test_live_run_reports_latency_stalls_and_the_full_collection_pause_under_stable_keys() -> None:
+    from assist.bench.live import run_e2e_bench
+
+    got = run_e2e_bench(calls=20, seconds=6)
+    assert {"e2e_p50_ms", "e2e_p99_ms", "relay_p99_ms", "loop_stall_max_ms", "server_cpu_us_per_event",
+            "e2e_lost_prompts", "gc_full_ms"} <= set(got)
+    assert got["e2e_samples"] > 0 and got["e2e_lost_prompts"] == 0  # every measured prompt arrived
+    assert got["gc_full_ms"] > 0  # a full collection ran with the calls open, and its pause is reported
