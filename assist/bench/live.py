@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -127,8 +128,9 @@ class ServerRun:
     def other_cpu_cores(self) -> float:
         """What other processes on the machine used meanwhile, in cores (over 0 means less than the
         machine for the server and the generator)."""
-        spent = self.latencies.machine_cpu_s - self.cpu_s - self.latencies.cpu_s
-        return max(0.0, spent) / max(1e-9, self.latencies.until - self.latencies.measured_from)
+        spent = self.latencies.machine_cpu_s - self.cpu_s - self.latencies.cpu_s  # NaN off Linux
+        window = max(1e-9, self.latencies.until - self.latencies.measured_from)
+        return spent if math.isnan(spent) else max(0.0, spent) / window
 
     @property
     def loadgen_cpu_cores(self) -> float:
