@@ -93,7 +93,7 @@ def level_failure(got: Latencies) -> str:
     if not p99 < P99_BUDGET_MS:
         return f"p99 {p99} ms over {P99_BUDGET_MS:.0f} ms"
     if got.lost:
-        return f"{got.lost} measured prompts never arrived"
+        return f"{got.lost} of the measured prompts never arrived"
     if got.refused:
         return f"{got.refused} events refused"
     if got.events_sent < DELIVERED_SHARE * got.events:
