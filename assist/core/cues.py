@@ -1,4 +1,5 @@
-"""Cue matching: lexicon phrases (Aho-Corasick) and regexes over normalised text.
+"""Cue matching: lexicon phrases (Aho-Corasick) and regexes over normalised text (each regex run only
+on text holding a literal every match of it holds: :mod:`assist.core.regex_gate`).
 
 A phrase may carry an intensity: a hit of a strong phrase ("I'm furious", 气死我了) counts as more than
 one hit of its cue when customer types are scored, a weak one as less (`CueHit.weight`).
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import ahocorasick
 
 from assist.core.normalize import has_cjk, has_cyrillic
+from assist.core.regex_gate import RegexGate
 
 _CLAUSE_BREAK = re.compile(r"[,.!?;:，。！？；：…\n]|\b(?:but|however|although|though|но|обаче|ама|ала)\b"
                            r"|但是|可是|不过|只是")
@@ -29,6 +31,7 @@ _BG_NEGATORS = frozenset({"не", "нито", "никога", "никак", "б�
 _WORD_NEGATORS = _EN_NEGATORS | _BG_NEGATORS
 _ZH_NEGATORS = frozenset("不没别未无非莫")
 _QUOTES = {'"': '"', "“": "”", "„": "“", "「": "」", "『": "』", "«": "»"}
+_QUOTE_OPENING = re.compile("|".join(map(re.escape, _QUOTES)))
 STEM = "*"  # a phrase ending in it matches any ending of its last word
 _LATIN = re.compile(r"[a-z]")
 _QUESTION_END = re.compile(r"[?？]|吗\s*(?:$|[,.!;:，。！；：…\n])")  # the clause is a question
@@ -143,11 +146,18 @@ class CueMatcher:
         if self._has_phrases:
             self._automaton.make_automaton()
         # a regex written for Han (or Cyrillic) text is only tried on text with Han (Cyrillic) characters
-        self._han_regexes = tuple((c, rx) for c, rx in regexes if has_cjk(rx.pattern))
-        self._cyrillic_regexes = tuple((c, rx) for c, rx in regexes
-                                       if has_cyrillic(rx.pattern) and not has_cjk(rx.pattern))
-        self._latin_regexes = tuple((c, rx) for c, rx in regexes
-                                    if not has_cjk(rx.pattern) and not has_cyrillic(rx.pattern))
+        han = [(c, rx) for c, rx in regexes if has_cjk(rx.pattern)]
+        cyrillic = [(c, rx) for c, rx in regexes if has_cyrillic(rx.pattern) and not has_cjk(rx.pattern)]
+        latin = [(c, rx) for c, rx in regexes if not has_cjk(rx.pattern) and not has_cyrillic(rx.pattern)]
+        self._regexes = (*han, *cyrillic, *latin)  # bit i of a mask below stands for regex i
+        self._han_mask = (1 << len(han)) - 1
+        self._cyrillic_mask = ((1 << len(cyrillic)) - 1) << len(han)
+        self._latin_mask = ((1 << len(latin)) - 1) << (len(han) + len(cyrillic))
+        self._gate = RegexGate([rx.pattern for _, rx in self._regexes])
+
+    @property
+    def regex_patterns(self) -> tuple[str, ...]:
+        return tuple(rx.pattern for _, rx in self._regexes)
 
     def match(self, text: str) -> list[CueHit]:
         """Every cue hit in `text` (normalised), in order of position."""
@@ -174,20 +184,32 @@ class CueMatcher:
                         raw.extend(CueHit(cue, text[start:end], start, end, weight) for cue, weight in names)
                 if len(raw) >= _MAX_RAW:
                     break
+        if self._regexes:
+            self._match_regexes(text, raw)
+        if not raw:
+            return raw
+        return self._filter(text, raw)
+
+    def _match_regexes(self, text: str, raw: list[CueHit]) -> None:
         han = has_cjk(text)
-        regexes = (self._han_regexes if han else ()) + (
-            self._cyrillic_regexes if (not han and has_cyrillic(text)) else ()) + (
-            self._latin_regexes if (not han or _LATIN.search(text)) else ())
-        for cue, rx in regexes:
+        scripts = (self._han_mask if han else 0) | (
+            self._cyrillic_mask if (not han and has_cyrillic(text)) else 0) | (
+            self._latin_mask if (not han or _LATIN.search(text)) else 0)
+        may_match = self._gate.candidates(text) & scripts if scripts else 0
+        while may_match:  # the set bits, lowest (first regex) first
+            lowest = may_match & -may_match
+            may_match ^= lowest
+            cue, rx = self._regexes[lowest.bit_length() - 1]
             for m in rx.finditer(text):
                 if len(raw) >= _MAX_RAW:
                     break
                 raw.append(CueHit(cue, m.group(0), m.start(), m.end()))
-        if not raw:
-            return raw
-        spans = _quote_spans(text) if any(q in text for q in _QUOTES) else []
+
+    def _filter(self, text: str, raw: list[CueHit]) -> list[CueHit]:
+        """Drop quoted and negated hits; one hit per phrase inside a longer one of the same cue."""
+        spans = _quote_spans(text) if _QUOTE_OPENING.search(text) else []
         span_starts = [a for a, _ in spans]
-        ends = _clause_ends(text) if any(h.cue in self._negatable for h in raw) else []
+        ends = _clause_ends(text) if not self._negatable.isdisjoint([h.cue for h in raw]) else []
         kept = [
             h for h in raw
             if not (spans and _quoted(h.start, span_starts, spans))

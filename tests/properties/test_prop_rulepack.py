@@ -69,8 +69,7 @@ def _no_engine_regex(compiled: CompiledRules) -> None:
 def test_real_packs_hand_no_regex_to_durable_rules() -> None:
     compiled = compile_packs(load_packs(PACK.parent))
     _no_engine_regex(compiled)
-    regexes = [rx for m in compiled.matchers.values()
-               for _, rx in (*m._han_regexes, *m._latin_regexes)]
+    regexes = [rx for m in compiled.matchers.values() for rx in m.regex_patterns]
     assert regexes, "the lexicons do use regexes: they must stay in Python's re"
 
 
