@@ -41,6 +41,7 @@ class CallState:
     type_evidence: dict[str, deque[Evidence]] = field(default_factory=dict)
     tipped: set[str] = field(default_factory=set)
     types: dict[str, float] = field(default_factory=dict)  # scores rounded, best first (what outputs show)
+    steady_until: int | None = None  # types and top stand until then unless a cue raises a score (None: fading)
     top: str | None = None
     classification: Classification | None = None  # the latest raised
     open: dict[str, Prompt] = field(default_factory=dict)  # rule id → its prompt on screen (the one home)

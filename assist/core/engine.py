@@ -298,6 +298,8 @@ class Engine:
         t, ev = moment.t_ms, moment.evidence
         crossed: list[str] = []
         touched = scores.raise_scores(self.rules, state, moment.hits, t) if ev.speaker == "customer" else []
+        if not touched and state.steady_until is not None and t <= state.steady_until:
+            return crossed  # no score raised, none fading yet: every type, flag and the top stand as they are
         for type_id in touched:
             state.type_evidence_for(type_id).append(ev)
             if type_id not in state.tipped and state.scores[type_id] >= self._threshold:
@@ -312,6 +314,7 @@ class Engine:
         if touched or self.rules.half_lives:
             state.types = scores.all_at(self.rules, state, t)
         top = scores.top_at(self.rules, state, t)
+        state.steady_until = scores.steady_until(self.rules, state, t)
         if top != state.top:
             state.top = top
             state.classification = Classification(

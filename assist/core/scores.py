@@ -12,6 +12,7 @@ from assist.core.call import CallState
 from assist.core.compiled import CompiledRules
 from assist.core.cues import CueHit
 
+_FOREVER = 2**63
 MAX_REPEAT = 3  # several distinct phrases of one cue in a turn count, up to this many hits
 
 
@@ -52,6 +53,20 @@ def raise_scores(rules: CompiledRules, state: CallState, hits: list[CueHit], t_m
         state.scores[type_id] = score
         state.scored_ms[type_id] = t_ms
     return [t for t in rules.types if t in touched]
+
+
+def steady_until(rules: CompiledRules, state: CallState, t_ms: int) -> int | None:
+    """Until when every score keeps its stored value (`current` is the score as of its last evidence):
+    the moment the first fading type starts to fade, or None if one already has at `t_ms`."""
+    until = _FOREVER
+    fade_after = rules.settings.fade_after_ms
+    for type_id in rules.half_lives:
+        if state.scores.get(type_id):
+            fades_at = state.scored_ms[type_id] + fade_after
+            if t_ms > fades_at:
+                return None
+            until = min(until, fades_at)
+    return until
 
 
 def all_at(rules: CompiledRules, state: CallState, t_ms: int) -> dict[str, float]:

@@ -58,6 +58,14 @@ def test_an_angry_customer_who_calms_down_is_no_longer_shown_as_angry(call: Any)
     assert summary.top is None and summary.types["angry"] < 0.6
 
 
+def test_the_sidebar_shows_the_score_held_then_fading_on_the_agents_turns_too(call: Any) -> None:
+    call.customer("This is outrageous, I'm furious!", at=5_000)
+    held = [call.agent(text, at=at).call.types["angry"] for text, at in
+            (("I understand.", 20_000), ("Let me look.", 60_000))]
+    faded = call.agent("Here is what I found.", at=200_000).call.types["angry"]
+    assert held[0] == held[1] >= 0.6 > faded
+
+
 def test_a_trait_does_not_fade(call: Any) -> None:
     call.customer("I'm 82 and I live alone, I'm scared of getting this wrong.", at=5_000)
     call.agent("Take your time, we'll go step by step.", at=10_000)
