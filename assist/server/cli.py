@@ -60,11 +60,11 @@ def _serve(args: argparse.Namespace) -> int:
                 task.add_done_callback(reloads.discard)
 
             loop.add_signal_handler(signal.SIGHUP, reload)
-            serving = asyncio.create_task(server.serve_forever())
+            # it serves from start() on; no serve_forever task: cancelling one closed every connection
+            # with 1001 at once, before the graceful stop (the `async with` exit) sent their last acks
             await stop.wait()
             log.info("stopping", extra={"open_calls": len(server.hub.calls),
                                         "timeout_s": config.stop_timeout_s})
-            serving.cancel()
         log.info("stopped")
 
     with contextlib.suppress(KeyboardInterrupt):
