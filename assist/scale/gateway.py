@@ -88,7 +88,8 @@ class GatewayRouter:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- /ingest ------------------------------------------------------------------------------------
-    def ingest(self, obj: Any, stamp: float | None = None) -> dict[str, Any]:
+    def ingest(self, obj: Any, stamp: float | None = None, raw: str | None = None) -> dict[str, Any]:
+        """`raw`: the JSON text `obj` came as, when the message held it alone (written as it came)."""
         seq = obj.get("seq") if isinstance(obj, dict) else None
         call_id = obj.get("call_id") if isinstance(obj, dict) else None
         try:
@@ -96,7 +97,7 @@ class GatewayRouter:
         except EventError as exc:
             self.metrics.events_in.labels("error").inc()
             return event_error(exc, seq, call_id)
-        body = json.dumps(obj, ensure_ascii=False)
+        body = raw if raw is not None else json.dumps(obj, ensure_ascii=False)
         self.writer.add(self.keys.inbound(self.keys.partition(ev.call_id)), event_entry(ev.call_id, body))
         self.metrics.events_in.labels("accepted").inc()
         return {"type": "ack", "seq": ev.seq, "call_id": ev.call_id}

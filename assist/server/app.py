@@ -32,9 +32,10 @@ from assist.core.compiled import CompiledRules
 from assist.core.events import json_problem
 from assist.errors import Problem
 from assist.formats.live import LiveStream
-from assist.server.calllog import CallLog, CallLogError, GroupCommit, purge_file
+from assist.server.calllog import CallLog, CallLogError, purge_file
 from assist.server.config import ServerConfig
 from assist.server.gctune import QuietGC
+from assist.server.groupcommit import GroupCommit
 from assist.server.guard import ConnectionCaps, HostCheck, IngestBudget, RateLimit
 from assist.server.http import (
     STATIC_DIR,
@@ -391,11 +392,12 @@ class AssistServer:
                                  code="invalid_json", index=None)]
         batch = isinstance(obj, list)
         items = obj if batch else [obj]
+        raw = message if isinstance(message, str) and not batch else None  # logged as it came
         share = len(message) // max(1, len(items)) + 1  # each event's part of the message's bytes
         replies: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             if budget.admit():
-                reply = self.router.ingest(item, stamp)
+                reply = self.router.ingest(item, stamp, raw)
             else:
                 rate = budget.ceiling.rate if budget.ceiling is not None else 0.0
                 over = Problem("", f"over the limit of {rate:g} events/s per connection: event not applied", "",

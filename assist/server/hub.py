@@ -156,8 +156,10 @@ class Hub:
                 del self.agents[agent_id]
 
     # -- ingest -------------------------------------------------------------------------------------
-    def ingest(self, obj: Any, stamp: float | None = None) -> Reply:
-        """Apply one decoded JSON value from /ingest; return the ack or error to send back."""
+    def ingest(self, obj: Any, stamp: float | None = None, raw: str | None = None) -> Reply:
+        """Apply one decoded JSON value from /ingest; return the ack or error to send back. `raw` is
+        the JSON text `obj` was decoded from, when the message held this event alone: the call log
+        keeps it as it came instead of encoding `obj` again."""
         seq = obj.get("seq") if isinstance(obj, dict) else None
         call_id = obj.get("call_id") if isinstance(obj, dict) else None
         try:
@@ -192,7 +194,7 @@ class Hub:
                 self.calllog.opened(call_id, ev.agent_id)
             final_uid = ev.utterance_id if isinstance(ev, Utterance) and ev.final else None  # partials share it
             self.calllog.inbound(call_id, ev.type, seq, final_uid,
-                                 json.dumps(obj, ensure_ascii=False))
+                                 raw if raw is not None else json.dumps(obj, ensure_ascii=False))
         if isinstance(ev, CallStart):
             self._announce(live, "started")
             self.metrics.open_calls.set(len(self.calls))
