@@ -7,7 +7,7 @@ pydantic models pack.yaml validates into; the rest are frozen dataclasses, check
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +61,9 @@ class CompiledCondition:
     """One condition of a rule's `when:`; the rule fires when any of its conditions holds.
 
     :func:`assist.core.durable_adapter.ruleset_json` turns it into durable_rules' terms, which decide.
-    :meth:`may_match` is its positive half checked in Python before posting: necessary, not sufficient
-    (the `none` and state parts are left to durable_rules); it spares durable_rules the utterances no
-    rule could match.
+    :meth:`may_match` checks the same terms in Python before posting (each one of them is necessary, so
+    durable_rules never misses a rule it rejects): it spares durable_rules the utterances no rule
+    matches, and the last repost of an utterance once every rule that matches it has fired.
     """
 
     rule: str
@@ -82,9 +82,20 @@ class CompiledCondition:
         """The cues one of which must be heard for this condition to hold (empty: none needed)."""
         return frozenset(self.all) | frozenset(self.any) | {c for c, _ in self.cue_mins}
 
-    def may_match(self, present: Mapping[str, int], features: Mapping[str, int]) -> bool:
+    def may_match(self, present: Mapping[str, int], features: Mapping[str, int], flags: Container[str]) -> bool:
+        """Whether this condition holds for an utterance whose distinct phrases per cue are `present`,
+        with these `features`, in a call whose state `flags` are set."""
         for cue in self.all:  # plain loops: this runs for every utterance, on tuples of one or two
             if cue not in present:
+                return False
+        for cue in self.none:
+            if cue in present:
+                return False
+        for flag in self.state:
+            if flag not in flags:
+                return False
+        for flag in self.not_state:
+            if flag in flags:
                 return False
         if self.any:
             for cue in self.any:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from typing import Any
 
 from assist.core import scores
@@ -253,7 +253,7 @@ class Engine:
                     "overlap_ms": overlap, "gap_ms": max(0, gap),
                     "rate_wpm": words * 60_000 // duration if duration >= _MIN_RATE_MS else 0}
 
-        could_fire = self._could_fire(u.speaker, moment, features) if self._prefilter else None
+        could_fire = self._could_fire(u.speaker, moment, features, state.flags) if self._prefilter else None
         if could_fire != 0:
             out.extend(self._fire(state, moment, u.speaker, cues=moment.present, features=features,
                                   could_fire=could_fire))
@@ -269,15 +269,15 @@ class Engine:
         state.last_evidence = moment.evidence
         return out
 
-    def _could_fire(self, speaker: str, moment: Moment, features: dict[str, int]) -> int:
-        """How many rules could fire on this utterance (their cues and minimums are met): 0 means it
-        need not be posted at all, and once that many have fired no repost is needed."""
+    def _could_fire(self, speaker: str, moment: Moment, features: dict[str, int], flags: Container[str]) -> int:
+        """How many rules could fire on this utterance (their cues, minimums and state flags are met): 0
+        means it need not be posted at all, and once that many have fired no repost is needed."""
         present = moment.present
         always = self.rules.conditions_always[speaker]
         by_cue = self.rules.conditions_by_cue[speaker]
         possible: set[str] = set()
         for cond in (*always, *(c for cue in present for c in by_cue.get(cue, ()))):
-            if cond.rule not in possible and cond.may_match(present, features):
+            if cond.rule not in possible and cond.may_match(present, features, flags):
                 possible.add(cond.rule)
         return len(possible)
 
