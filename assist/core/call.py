@@ -22,8 +22,9 @@ class Moment:
     t_ms: int
     evidence: Evidence
     hits: list[CueHit]
-    present: Counter[str]  # cue → number of distinct phrases heard for it
+    present: dict[str, int]  # cue → number of distinct phrases heard for it
     words: int
+    said: str = ""  # the utterance's text normalised (empty for a silence)
 
 
 @dataclass(slots=True)

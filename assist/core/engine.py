@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Container, Mapping
 from typing import Any
 
@@ -202,7 +201,7 @@ class Engine:
             if threshold in state.silence_done or now < at:
                 continue
             state.silence_done.add(threshold)
-            moment = Moment(at, state.last_evidence, [], Counter(), 0)
+            moment = Moment(at, state.last_evidence, [], {}, 0)
             out.extend(self._expire(state, at))
             out.extend(self._fire(state, moment, "silence", features={"silence_ms": threshold}))
         return out
@@ -230,8 +229,10 @@ class Engine:
             if speaker in (u.speaker, "any") and _within(bounds.min_words, words, bounds.max_words) \
                     and (bounds.min_gap_ms is None or (other in state.ends and gap >= bounds.min_gap_ms)):
                 hits.append(CueHit(cue, snippet(text, 40), 0, 0))  # the turn's start, quoted in why
-        moment = Moment(t, Evidence(u.speaker, u.text, t), hits,
-                     Counter(cue for cue, _ in {(h.cue, h.text) for h in hits}), words)
+        present: dict[str, int] = {}
+        for cue, _ in {(h.cue, h.text) for h in hits}:
+            present[cue] = present.get(cue, 0) + 1
+        moment = Moment(t, Evidence(u.speaker, u.text, t), hits, present, words, text)
 
         out.extend(self._expire(state, t))
         out.extend(self._resolve(state, moment))

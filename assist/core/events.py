@@ -142,12 +142,31 @@ def describe(value: Any) -> str:
     return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
 
 
+def _plain(obj: Any) -> bool:
+    """A flat object of ASCII keys, and strings without surrogates, numbers, booleans and nulls (every
+    event but the odd one with nested extra fields): found without building a path per field."""
+    if type(obj) is not dict:
+        return False
+    for key, value in obj.items():
+        if type(key) is not str or not key.isascii():
+            return False
+        kind = type(value)
+        if kind is str:
+            if not value.isascii() and _SURROGATE.search(value):
+                return False
+        elif kind is not int and kind is not bool and kind is not float and value is not None:
+            return False
+    return True
+
+
 def unencodable(obj: Any) -> tuple[str, str] | None:
     """The path and value of the first string (key or value, at any depth) holding a lone surrogate.
 
     json.loads reads "\\ud800" into a str that UTF-8 cannot encode: such a string must never get past
     the boundary, or the call log's write and every socket that echoes it fail later. Iterative, so
     nesting costs no recursion."""
+    if _plain(obj):
+        return None
     stack: list[tuple[str, Any]] = [("", obj)]
     while stack:
         path, value = stack.pop()

@@ -42,9 +42,11 @@ def compose(rules: CompiledRules, state: CallState, rule: CompiledRule, moment: 
     ev = moment.evidence
     cues = rule.cues if type_id is None else rules.types[type_id].keys()
     original = ev.text
-    same = len(original) == len(normalize(original))  # then quote the speaker's own spelling
+    quoted = [h for h in moment.hits if h.cue in cues]
+    said = moment.said or normalize(original) if quoted else ""
+    same = len(original) == len(said)  # then quote the speaker's own spelling
     heard = _quote_separator(why_tpl).join(dict.fromkeys(original[h.start:h.end] if same and h.end else h.text
-                                                         for h in moment.hits if h.cue in cues))
+                                                         for h in quoted))
     evidence: list[Evidence] = [state.flags[s] for s in rule.states if s in state.flags]
     if type_id is not None:
         evidence.extend(state.type_evidence.get(type_id, ()))
