@@ -120,8 +120,18 @@ class Engine:
         return CallView(
             call_id=state.call_id, agent_id=state.agent_id, lang=state.lang,
             open=self._calls.get(state.call_id) is state, t_ms=state.last_ms, top=state.top, types=state.types,
-            classification=state.classification, prompts=tuple(state.open.values()),
+            classification=state.classification, prompts=tuple(state.open.values()), due_ms=self._due(state),
         )
+
+    def _due(self, state: CallState) -> int | None:
+        """The earliest event time at which a tick would change this call: what `_tick` acts on."""
+        rules = self.rules.rules
+        due = [prompt.t_ms + expire for rule_id, prompt in state.open.items()
+               if (expire := rules[rule_id].expire_ms) is not None]
+        if state.last_end_ms is not None and state.last_evidence is not None:
+            due += [state.last_end_ms + threshold for threshold in self.rules.silence_thresholds
+                    if threshold not in state.silence_done]
+        return min(due, default=None)
 
     # -- call lifecycle ---------------------------------------------------------------------------
     def _start(self, ev: CallStart) -> Fed:

@@ -165,6 +165,9 @@ class CallView:
     `open` is False once the call has ended (the view then is its last). `t_ms` is the event time the
     call has reached (ticks included); `types` are the rounded customer-type scores, best first;
     `prompts` are the prompts on screen now, oldest first; `classification` is the latest one raised.
+    `due_ms` is the earliest event time at which time alone changes the call (an open prompt expires,
+    a silence threshold is crossed), None when nothing waits on the clock: a tick before it changes
+    nothing, so a live server need not send one.
     """
 
     call_id: str
@@ -176,6 +179,7 @@ class CallView:
     types: dict[str, float]
     classification: Classification | None
     prompts: tuple[Prompt, ...]
+    due_ms: int | None = None
 
 
 class Fed(list[Output]):

@@ -149,6 +149,8 @@ class PartitionHub(Hub):
             if idle > idle_timeout_s:
                 self._end_without_event(live, t_ms, "idle")
                 continue
+            if live.call.due_ms is None or t_ms < live.call.due_ms:
+                continue  # nothing waits on the clock yet: the tick would change nothing
             fed = self.engine.feed(Tick.model_construct(type="tick", call_id=call_id, t_ms=t_ms, seq=None))
             live.call = fed.call
             if fed and self.calllog is not None:

@@ -377,3 +377,32 @@ def test_a_transfer_changes_the_agent_and_the_call_goes_on(engine: Engine) -> No
     after = engine.feed({"type": "utterance", "call_id": "t1", "speaker": "agent", "start_ms": 4500,
                          "end_ms": 6000, "text": "I'm sorry. Can I have your order number?"})
     assert any(o.kind == "prompt" for o in after)  # the customer's anger carried over the transfer
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.integers(0, len(EXAMPLE_LINES) - 1), min_size=1, max_size=10),
+       gaps=st.lists(st.integers(0, 90_000), min_size=10, max_size=10))
+def test_ticks_before_the_views_due_time_change_nothing(rules, picks, gaps):
+    """A live server ticks every open call each second; it may skip the ticks before `CallView.due_ms`
+    (what it does with thousands of calls open): the prompts, expiries and silences are the same."""
+    results = []
+    for only_when_due in (False, True):
+        engine = Engine(rules)
+        fed = engine.feed({"type": "call.start", "call_id": "d", "lang": "en", "t_ms": 0})
+        out, now = list(fed), 0
+        for pick, gap in zip(picks, gaps, strict=False):
+            speaker, text = EXAMPLE_LINES[pick]
+            for t in range(now + 1000, now + gap, 1000):  # the server's clock between two utterances
+                if only_when_due and (fed.call.due_ms is None or t < fed.call.due_ms):
+                    continue
+                fed = engine.feed({"type": "tick", "call_id": "d", "t_ms": t})
+                out += fed
+            now += gap
+            fed = engine.feed({"type": "utterance", "call_id": "d", "speaker": speaker, "text": text,
+                               "start_ms": now, "end_ms": now + 1000})
+            out += fed
+            now += 1000
+        out += engine.feed({"type": "call.end", "call_id": "d", "t_ms": now + 1000})
+        engine.close()
+        results.append([o.to_dict() for o in out])
+    assert results[0] == results[1]

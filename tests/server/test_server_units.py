@@ -25,15 +25,24 @@ def test_ticks_carry_event_time_forward_by_wall_time_since_the_last_event() -> N
     clock = FakeClock()
     engine = Engine(rules())
     hub = Hub(engine, max_calls=10, queue_size=8, metrics=Metrics(), clock=clock)
+    expire = engine.rules.rules["no-blame"].expire_ms
+    assert expire is not None
     assert hub.ingest(start("c1"))["type"] == "ack"
-    assert hub.ingest(say("c1", "customer", "hello", 4000))["type"] == "ack"
-    clock.now += 2.5
-    hub.tick(idle_timeout_s=60)
+    assert hub.ingest(say("c1", "customer", "Hello, it's about my bill.", 2000))["type"] == "ack"
+    assert hub.ingest(say("c1", "agent", "Calm down.", 4000))["type"] == "ack"
+    (prompt,) = [p for p in hub.calls["c1"].call.prompts if p.rule == "no-blame"]
+    arrived = clock.now
+    clock.now += (expire - 1) / 1000  # live time 4000 + expire - 1: not yet
+    hub.tick(idle_timeout_s=600)
+    assert prompt in hub.calls["c1"].call.prompts
+    clock.now += 2.5  # live time 4000 + expire + 2499: the prompt's time is up
+    hub.tick(idle_timeout_s=600)
     view = engine.view("c1")
-    assert view is not None and view.t_ms == 4000 + 2500
+    assert view is not None and view.t_ms == 4000 + int((clock.now - arrived) * 1000) >= 4000 + expire
+    assert prompt not in view.prompts
     assert hub.calls["c1"].call == view  # the hub keeps the view the tick returned
-    clock.now += 61
-    hub.tick(idle_timeout_s=60)
+    clock.now += 601
+    hub.tick(idle_timeout_s=600)
     assert engine.view("c1") is None and "c1" in hub.ended
     engine.close()
 
