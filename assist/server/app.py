@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -53,6 +54,7 @@ from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.reload import PackVersions, reload_packs
 from assist.server.router import Durability, Router
+from assist.server.sending import Acks, send_acks, send_texts
 from assist.server.shutdown import Shutdown
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
@@ -318,8 +320,8 @@ class AssistServer:
         Reading does not wait for the disk, so one connection's events share transactions too."""
         limits = self.config.limits
         budget = IngestBudget(limits.ingest_slice_bytes, limits.max_events_per_s)
-        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(limits.acks_in_flight)
-        sender = asyncio.create_task(self._send_acks(connection, acks))
+        acks: Acks = asyncio.Queue(limits.acks_in_flight)
+        sender = asyncio.create_task(send_acks(connection, acks, self.commits))
         try:
             async for message in self.shutdown.messages(connection):
                 replies = await self._ingest_message(message, time.perf_counter(), budget)
@@ -337,9 +339,8 @@ class AssistServer:
 
     async def _ingest_vendor(self, connection: ServerConnection, vendor: VendorIngest) -> None:
         """A vendor stream (see server/vendor.py): answers by message index, sent once the log holds them."""
-        acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None] = asyncio.Queue(
-            self.config.limits.acks_in_flight)
-        sender = asyncio.create_task(self._send_acks(connection, acks))
+        acks: Acks = asyncio.Queue(self.config.limits.acks_in_flight)
+        sender = asyncio.create_task(send_acks(connection, acks, self.commits))
         budget = IngestBudget(self.config.limits.ingest_slice_bytes, None)  # the native path's pacing
         try:
             async for message in self.shutdown.messages(connection):
@@ -355,30 +356,6 @@ class AssistServer:
             await self.shutdown.going_away(connection)
         finally:
             sender.cancel()
-
-    async def _send_acks(self, connection: ServerConnection,
-                         acks: asyncio.Queue[tuple[int, list[dict[str, Any]]] | None]) -> None:
-        broken = False
-        while (item := await acks.get()) is not None:  # consumes to the end, so a put never blocks for good
-            mark, replies = item
-            if self.commits is not None and not broken:
-                try:
-                    await self.commits.durable(mark)  # an ack promises the event is in the call log
-                except CallLogError as exc:  # no ack without the log: the client resends after reconnecting
-                    log.exception("calllog_write_failed")
-                    broken = True
-                    await connection.close(1011, f"call log write failed: {exc}"[:120])
-            for reply in replies:
-                if broken:
-                    break
-                try:
-                    await connection.send(json.dumps(reply, ensure_ascii=False))
-                except ConnectionClosed:
-                    broken = True
-                except Exception:  # a reply that cannot be sent: this connection fails, loudly, alone
-                    log.exception(json.dumps({"event": "ack_send_failed"}))
-                    broken = True
-                    await connection.close(1011, "internal error sending a reply")
 
     async def _ingest_message(self, message: str | bytes, stamp: float,
                               budget: IngestBudget) -> list[dict[str, Any]]:
@@ -441,7 +418,7 @@ class AssistServer:
     @staticmethod
     async def _pump(box: Outbox, connection: ServerConnection) -> None:
         try:
-            await box.pump(connection.send)
+            await box.pump(functools.partial(send_texts, connection))
         except ConnectionClosed:
             pass
         except Exception:  # a message that cannot be sent closes this socket, never the server

@@ -41,7 +41,7 @@ from assist.server.calllog import CallLog, OpenCall
 from assist.server.ledger import EndedCalls, PromptLedger, PromptOwner, new_generation, uid_key
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, NORMAL, Outbox, rank_of
-from assist.server.wire import ingest_error, socket_error
+from assist.server.wire import ingest_error, socket_error, to_text
 
 Reply = dict[str, Any]
 log = logging.getLogger("assist.server")
@@ -169,7 +169,7 @@ class Hub:
         seq, call_id = ev.seq, ev.call_id
         live = self.calls.get(call_id)
         if self._seen(live, ev):
-            self.metrics.events_in.labels("duplicate").inc()
+            self.metrics.duplicates.inc()
             return {"type": "ack", "seq": seq, "call_id": call_id, "duplicate": True}
         if live is None and call_id in self.ended and not isinstance(ev, CallStart):
             ended = CallEnded(f"call '{call_id}' already ended: expected no events after its call.end",
@@ -201,7 +201,7 @@ class Hub:
         self._route(live, fed, stamp)
         if not fed.call.open:  # call.end
             self._close(live, "ended")
-        self.metrics.events_in.labels("accepted").inc()
+        self.metrics.accepted.inc()
         return {"type": "ack", "seq": seq, "call_id": call_id}
 
     def _seen(self, live: LiveCall | None, ev: AnyEvent) -> bool:
@@ -270,7 +270,7 @@ class Hub:
         self.ended.remember(call_id, seqs, keys)
 
     def _refused(self, reply: Reply) -> Reply:
-        self.metrics.events_in.labels("error").inc()
+        self.metrics.refused.inc()
         return reply
 
     def _capacity_error(self, seq: Any, call_id: str) -> Reply:
@@ -322,7 +322,7 @@ class Hub:
                                "lang": live.call.lang, "t_ms": live.last_t_ms, "status": status}
         if reason is not None:
             msg["reason"] = reason
-        self._deliver(live.agent_id, json.dumps(msg, ensure_ascii=False), NORMAL, None)
+        self._deliver(live.agent_id, to_text(msg), NORMAL, None)
         log.info(f"call_{status}", extra={"call_id": live.call_id, "agent_id": live.agent_id,
                                           **({"reason": reason} if reason else {})})
 
@@ -335,7 +335,7 @@ class Hub:
                 self.metrics.prompts_out.inc()
             elif kind == "summary" and self.on_summary is not None:  # the webhook only queues it
                 self.on_summary({"call_id": live.call_id, "agent_id": live.agent_id, "lang": live.call.lang}, msg)
-            text = json.dumps(msg, ensure_ascii=False)
+            text = to_text(msg)
             if self.calllog is not None:
                 self.calllog.outbound(live.call_id, kind, text)
             if isinstance(out, Transferred):

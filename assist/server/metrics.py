@@ -26,6 +26,9 @@ class Metrics:
                                  "From an event arriving on /ingest to its prompt being sent to a socket",
                                  buckets=LATENCY_BUCKETS, registry=r)
 
+        # the children counted per event, bound once (`labels()` costs more than the count itself)
+        self.accepted, self.refused, self.duplicates = (self.events_in.labels(result)
+                                                        for result in ("accepted", "error", "duplicate"))
         self.gc_pause = Histogram("assist_gc_full_seconds", "Scheduled full garbage collections",
                                   buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 1.0), registry=r)
 

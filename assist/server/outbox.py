@@ -34,7 +34,8 @@ class Queued:
     stamp: float | None  # perf_counter() when the event that caused it arrived; None for ticks etc.
 
 
-Send = Callable[[str], Awaitable[None]]
+Send = Callable[[list[str]], Awaitable[None]]  # texts, each a message of its own
+BATCH_CHARS = 64 << 10  # at most this much of the queue is taken for one write (one message may be more)
 
 
 class Outbox:
@@ -84,17 +85,27 @@ class Outbox:
             self._on_drop(n)
 
     async def pump(self, send: Send) -> None:
-        """Send queued messages in order, a drop notice first whenever some were lost."""
+        """Send queued messages in order, a drop notice first whenever some were lost. What is queued
+        when the socket gets its turn goes out together (up to BATCH_CHARS): one write, not one each."""
         while True:
             if not self._items and not self._dropped:
                 self._ready.clear()
                 await self._ready.wait()
+            texts: list[str] = []
             if self._dropped:
-                count, self._dropped = self._dropped, 0
-                await send(json.dumps({"kind": "dropped", "count": count}))
-                continue
-            item = self._items.popleft()
-            self.bytes -= len(item.text)
-            await send(item.text)
-            if item.stamp is not None and self._on_sent is not None:
-                self._on_sent(time.perf_counter() - item.stamp)
+                texts.append(json.dumps({"kind": "dropped", "count": self._dropped}))
+                self._dropped = 0
+            stamps: list[float] = []
+            size = 0
+            while self._items and (not texts or size < BATCH_CHARS):
+                item = self._items.popleft()
+                self.bytes -= len(item.text)
+                size += len(item.text)
+                texts.append(item.text)
+                if item.stamp is not None:
+                    stamps.append(item.stamp)
+            await send(texts)
+            if stamps and self._on_sent is not None:
+                now = time.perf_counter()
+                for stamp in stamps:
+                    self._on_sent(now - stamp)

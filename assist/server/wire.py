@@ -1,4 +1,5 @@
-"""Error frames on the wire, built in one place from one problem shape.
+"""Messages on the wire: error frames built in one place from one problem shape, and the JSON text of
+every message (`to_text`).
 
 /ingest answers an event it refuses with ``{"type": "error", "code", "seq", "call_id", "field",
 "expected", "got", "message"}`` (plus `index` on a vendor stream); /agent and /supervisor answer with
@@ -7,7 +8,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import orjson
 
 from assist.core.events import safe_echo
 from assist.errors import AssistError, CallEnded, CapacityError, Problem, UnknownCall
@@ -36,3 +40,13 @@ def ingest_error(err: AssistError | Problem, *, code: str | None = None, seq: An
 def socket_error(err: AssistError | Problem) -> Reply:
     """The error answer on /agent or /supervisor for `err`."""
     return {"kind": "error", **_shape(err)}
+
+
+def to_text(message: dict[str, Any]) -> str:
+    """A message as JSON text, written once for all its receivers (orjson: a few µs less per message
+    than `json.dumps`); what orjson cannot write (an integer over 64 bits, a lone surrogate) goes
+    through `json.dumps` as before."""
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(message, ensure_ascii=False)
