@@ -15,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
+import tempfile
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -24,6 +27,7 @@ from websockets.asyncio.client import connect
 from assist.bench.callgen import CALLS_PER_INGEST, run_calls
 from assist.server import eventloop
 
+RESULT_ENV = "ASSIST_LOADGEN_RESULT"  # where a generator process writes its result (JSON)
 BLAST_CONNECTIONS = 8
 BLAST_WINDOW = 64      # unacked events in flight per connection
 BLAST_CALLS = 50       # calls per connection, round robin
@@ -159,18 +163,36 @@ async def _burst(port: int, events: int, timeout: float) -> dict[str, Any]:
 
 
 async def _run(args: list[str], timeout: float, what: str) -> Any:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "assist.bench.loadgen", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    """Run one generator process; its result comes back in a file of its own (RESULT_ENV), so that
+    nothing else the process may write on stdout can mix into it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "assist.bench.loadgen", *args, env={**os.environ, RESULT_ENV: str(result)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise TimeoutError(f"the {what} load generator gave no result within {timeout:.0f} s") from None
+        if proc.returncode != 0:
+            raise RuntimeError(f"the {what} load generator failed: {err.decode()[-2000:]}")
+        text = result.read_text(encoding="utf-8") if result.exists() else ""
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise TimeoutError(f"the {what} load generator gave no result within {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        raise RuntimeError(f"the {what} load generator failed: {err.decode()[-2000:]}")
-    return json.loads(out)
+        return json.loads(text)
+    except ValueError as exc:
+        said = f"stdout {out.decode(errors='replace')[-500:]!r}, stderr {err.decode(errors='replace')[-500:]!r}"
+        raise RuntimeError(f"the {what} load generator's result is not JSON ({exc}); it wrote {said}") from None
+
+
+def _result(value: Any) -> None:
+    """Hand the result to the parent: the file it named, or stdout when run by hand."""
+    text = json.dumps(value)
+    if path := os.environ.get(RESULT_ENV):
+        Path(path).write_text(text, encoding="utf-8")
+    else:
+        print(text)
 
 
 async def measure(mode: str, port: int, calls: int, seconds: float) -> Latencies:
@@ -197,12 +219,12 @@ __all__ = ["CALLS_PER_INGEST", "Latencies", "blast", "burst", "measure"]
 if __name__ == "__main__":
     if sys.argv[1:2] == ["calls"]:
         mode, port, n, secs = sys.argv[2:6]
-        print(json.dumps(eventloop.run(run_calls(mode, int(port), int(n), float(secs)))))
+        _result(eventloop.run(run_calls(mode, int(port), int(n), float(secs))))
     elif sys.argv[1:2] == ["blast"]:
         with contextlib.suppress(KeyboardInterrupt):
-            print(json.dumps(asyncio.run(_blast(int(sys.argv[2]), float(sys.argv[3])))))
+            _result(asyncio.run(_blast(int(sys.argv[2]), float(sys.argv[3]))))
     elif sys.argv[1:2] == ["burst"]:
-        print(json.dumps(asyncio.run(_burst(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))))
+        _result(asyncio.run(_burst(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
     else:
         sys.exit("usage: python -m assist.bench.loadgen calls e2e|relay PORT CALLS SECONDS | blast PORT SECONDS"
                  " | burst PORT EVENTS TIMEOUT")
