@@ -103,11 +103,7 @@ class Worker:
         try:
             await self._stopping.wait()
         finally:  # stop(): hand the partitions back; cancelled: leave them to expire, like a crash
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, *DOWN):
-                    await task
+            await _cancel_all(tasks)
             if self._stopping.is_set():
                 with contextlib.suppress(*DOWN):
                     await self._hand_back()
@@ -317,3 +313,22 @@ class Worker:
         for p, (part, _, _) in batches:
             if part.catching_up:
                 self._unsent.pop(p, None)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]], rounds: int = 5, wait_s: float = 1.0) -> None:
+    """Cancel `tasks` and wait until they are done. A cancellation that lands inside a Redis call can
+    come back from the client as a connection error, which the retry loops take for Redis being down
+    and go on: such a task is cancelled again at its next await (bounded, then left to the loop)."""
+    pending = set(tasks)
+    for _ in range(rounds):
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=wait_s)
+        if not pending:
+            break
+    for task in tasks:
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        if failure is not None and not isinstance(failure, DOWN):
+            raise failure  # a task's own failure, as awaiting it raised it
+    if pending:
+        log.warning(json.dumps({"event": "worker_tasks_did_not_stop", "tasks": len(pending)}))
