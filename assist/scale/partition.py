@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assist.core.engine import Engine
-from assist.core.events import Tick
 from assist.core.outputs import Output, Prompt
 from assist.scale.keys import Keys, next_id, parse_id
 from assist.server.hub import Hub, LiveCall
@@ -142,21 +141,8 @@ class PartitionHub(Hub):
         """Hub.tick for one partition's calls, at the current entry's time."""
         for call_id in call_ids:
             live = self.calls.get(call_id)
-            if live is None:
-                continue
-            idle = self.now - live.last_wall
-            t_ms = live.last_t_ms + int(idle * 1000)
-            if idle > idle_timeout_s:
-                self._end_without_event(live, t_ms, "idle")
-                continue
-            if live.call.due_ms is None or t_ms < live.call.due_ms:
-                continue  # nothing waits on the clock yet: the tick would change nothing
-            fed = self.engine.feed(Tick.model_construct(type="tick", call_id=call_id, t_ms=t_ms, seq=None))
-            live.call = fed.call
-            if fed and self.calllog is not None:
-                self.calllog.inbound(call_id, "tick", None, None, json.dumps(
-                    {"type": "tick", "call_id": call_id, "t_ms": t_ms}, ensure_ascii=False))
-            self._route(live, fed, None)
+            if live is not None:
+                self._tick_call(live, self.now, idle_timeout_s)
 
     def forget(self, call_id: str) -> None:
         """Drop a call this worker no longer owns (its partition went to another worker): nothing is

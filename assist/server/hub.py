@@ -285,19 +285,23 @@ class Hub:
         A call's live time is its last event time plus the wall time since that event arrived."""
         now = self.clock()
         for live in list(self.calls.values())[part::parts]:
-            idle = now - live.last_wall
-            t_ms = live.last_t_ms + int(idle * 1000)
-            if idle > idle_timeout_s:
-                self._end_without_event(live, t_ms, "idle")
-                continue
-            if live.call.due_ms is None or t_ms < live.call.due_ms:
-                continue  # nothing waits on the clock yet: the tick would change nothing
-            fed = self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id, t_ms=t_ms, seq=None))
-            live.call = fed.call
-            if fed and self.calllog is not None:  # it changed the call: recovery must see it too
-                self.calllog.inbound(live.call_id, "tick", None, None, json.dumps(
-                    {"type": "tick", "call_id": live.call_id, "t_ms": t_ms}, ensure_ascii=False))
-            self._route(live, fed, None)
+            self._tick_call(live, now, idle_timeout_s)
+
+    def _tick_call(self, live: LiveCall, now: float, idle_timeout_s: float) -> None:
+        """Advance one call to its live time at wall time `now`, or close it if it has been idle."""
+        idle = now - live.last_wall
+        t_ms = live.last_t_ms + int(idle * 1000)
+        if idle > idle_timeout_s:
+            self._end_without_event(live, t_ms, "idle")
+            return
+        if live.call.due_ms is None or t_ms < live.call.due_ms:
+            return  # nothing waits on the clock yet: the tick would change nothing
+        fed = self.engine.feed(Tick.model_construct(type="tick", call_id=live.call_id, t_ms=t_ms, seq=None))
+        live.call = fed.call
+        if fed and self.calllog is not None:  # it changed the call: recovery must see it too
+            self.calllog.inbound(live.call_id, "tick", None, None, json.dumps(
+                {"type": "tick", "call_id": live.call_id, "t_ms": t_ms}, ensure_ascii=False))
+        self._route(live, fed, None)
 
     def _end_without_event(self, live: LiveCall, t_ms: int, reason: str) -> None:
         """Close a call the CTI never ended; the log gets the call.end it would have sent."""
