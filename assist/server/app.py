@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import json
 import logging
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
@@ -50,12 +49,14 @@ from assist.server.http import (
     respond,
 )
 from assist.server.hub import Hub
+from assist.server.keepalive import Keepalive
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.reload import PackVersions, reload_packs
 from assist.server.router import Durability, Router
-from assist.server.sending import Acks, send_acks, send_texts
+from assist.server.sending import Acks, send_acks
 from assist.server.shutdown import Shutdown
+from assist.server.sidebar import SocketWriter
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
 from assist.server.wire import ingest_error, socket_error
@@ -107,6 +108,7 @@ class AssistServer:
         self._ticker: asyncio.Task[None] | None = None
         self._purger: asyncio.Task[None] | None = None
         self._gc: QuietGC | None = None
+        self.keepalive = Keepalive(config.limits.ping_interval_s, config.limits.ping_timeout_s)
         self.shutdown = Shutdown()         # the graceful stop (server/shutdown.py)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -143,8 +145,10 @@ class AssistServer:
             self._handle, self.config.host, self.config.port, process_request=self._process_request,
             max_size=self.config.limits.max_message_bytes, ssl=ssl_context, compression=None,
             server_header="assist",  # no software versions for a scanner to match
+            ping_interval=None,  # one keepalive sweep for every socket (server/keepalive.py), not a task each
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.keepalive.start()
         if self.config.gc_full_every_s > 0:  # see gctune: no full GC pause in the middle of the traffic
             self._gc = QuietGC(self.config.gc_full_every_s, self.metrics.gc_pause.observe)
             self._gc.start()
@@ -168,6 +172,7 @@ class AssistServer:
         if self._gc is not None:
             self._gc.stop()
             self._gc = None
+        self.keepalive.stop()
         for task in (self._ticker, self._purger):
             if task is not None:
                 task.cancel()
@@ -188,6 +193,7 @@ class AssistServer:
         if self._gc is not None:
             self._gc.stop()
             self._gc = None
+        self.keepalive.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -291,6 +297,12 @@ class AssistServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         who = self._who.pop(connection)
+        # the handshake's headers (a list per header: some twenty objects) are not read once the socket
+        # is open, and the timed full collection would walk them for every open socket
+        if connection.request is not None:
+            connection.request.headers.clear()
+        connection.response = None
+        self.keepalive.add(connection)
         self.caps.take((who.role, who.agent_id))
         self._counts[who.role] += 1
         self.metrics.connections.labels(who.role).inc()
@@ -308,6 +320,7 @@ class AssistServer:
         except ConnectionClosed:
             pass
         finally:
+            self.keepalive.discard(connection)
             self.caps.give((who.role, who.agent_id))
             self._counts[who.role] -= 1
             self.metrics.connections.labels(who.role).dec()
@@ -396,12 +409,16 @@ class AssistServer:
             self.router.join_agent(who.agent_id, box)
         else:
             self.router.join_supervisor(box)
-        pump = asyncio.create_task(self._pump(box, connection))
+        writer = SocketWriter(box, connection)  # no task: the outbox wakes it (server/sidebar.py)
         rate = self.config.limits.agent_messages_per_s
         limit = RateLimit(rate)  # 3,000 ratings in a burst were 3,000 counts and 6,000 call-log rows
         told = False  # one error per burst, so the errors cannot flood the outbox in turn
         try:
-            async for message in connection:
+            while True:
+                try:
+                    message = await connection.recv()
+                except ConnectionClosedOK:
+                    return
                 if not limit.take():
                     if not told:
                         box.put(json.dumps(socket_error(Problem(
@@ -412,18 +429,8 @@ class AssistServer:
                 told = False
                 await self._inbound(box, who, message)
         finally:
-            pump.cancel()
+            writer.close()
             self.router.leave(box, who.agent_id)
-
-    @staticmethod
-    async def _pump(box: Outbox, connection: ServerConnection) -> None:
-        try:
-            await box.pump(functools.partial(send_texts, connection))
-        except ConnectionClosed:
-            pass
-        except Exception:  # a message that cannot be sent closes this socket, never the server
-            log.exception(json.dumps({"event": "send_failed"}))
-            await connection.close(1011, "internal error sending a message")
 
     async def _inbound(self, box: Outbox, who: Identity, message: str | bytes) -> None:
         try:

@@ -99,6 +99,10 @@ class Limits(BaseModel):
     agent_messages_per_s: float = Field(default=10.0, gt=0)  # from one sidebar/supervisor socket
     max_calls: int = Field(default=DEFAULT_MAX_CALLS, ge=1)
     queue_size: int = Field(default=256, ge=4)  # messages waiting for one sidebar/supervisor socket
+    # keepalive (server/keepalive.py): every socket is pinged this often; one whose pong has not come
+    # ping_timeout_s after the ping is closed (1011), so a vanished sidebar does not stay open
+    ping_interval_s: float = Field(default=20.0, gt=0)
+    ping_timeout_s: float = Field(default=20.0, gt=0)
 
 
 class CallLogSettings(BaseModel):

@@ -131,11 +131,11 @@ class Hub:
         self.agents: dict[str, set[Outbox]] = {}
         self.supervisors: set[Outbox] = set()
         self.on_summary: Callable[[dict[str, Any], dict[str, Any]], None] | None = None  # (call, summary)
+        self._on_drop, self._on_sent = metrics.dropped.inc, metrics.latency.observe  # one bound method for all outboxes
 
     # -- sockets ------------------------------------------------------------------------------------
     def new_outbox(self) -> Outbox:
-        return Outbox(self.queue_size, on_drop=self.metrics.dropped.inc, on_sent=self.metrics.latency.observe,
-                      max_bytes=self.outbox_bytes)
+        return Outbox(self.queue_size, on_drop=self._on_drop, on_sent=self._on_sent, max_bytes=self.outbox_bytes)
 
     def join_agent(self, agent_id: str, box: Outbox) -> None:
         """Register a sidebar; its first message is the current state of the agent's calls."""

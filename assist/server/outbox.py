@@ -39,7 +39,10 @@ BATCH_CHARS = 64 << 10  # at most this much of the queue is taken for one write 
 
 
 class Outbox:
-    """Messages waiting for one socket; `pump(send)` delivers them until cancelled."""
+    """Messages waiting for one socket. Delivered by a writer that `watch`es it (server/sidebar.py: no
+    task of its own per socket), or by `pump(send)` until cancelled."""
+
+    __slots__ = ("_dropped", "_items", "_on_drop", "_on_sent", "_ready", "_wake", "bytes", "max_bytes", "size")
 
     def __init__(self, size: int, on_drop: Callable[[int], None] | None = None,
                  on_sent: Callable[[float], None] | None = None, max_bytes: int = 4 << 20):
@@ -48,7 +51,8 @@ class Outbox:
         self.bytes = 0
         self._items: deque[Queued] = deque()
         self._dropped = 0
-        self._ready = asyncio.Event()
+        self._ready: asyncio.Event | None = None     # pump()'s, made when it starts
+        self._wake: Callable[[], None] | None = None  # a watching writer's
         self._on_drop = on_drop
         self._on_sent = on_sent
 
@@ -71,41 +75,68 @@ class Outbox:
             self._drop(1)
         self._items.append(item)
         self.bytes += len(text)
-        self._ready.set()
+        self._signal()
 
     @property
     def dropped(self) -> int:
         """Messages dropped and not yet reported to the reader."""
         return self._dropped
 
+    def pending(self) -> bool:
+        """Anything to send: a message, or a drop notice."""
+        return bool(self._items or self._dropped)
+
     def _drop(self, n: int) -> None:
         self._dropped += n
-        self._ready.set()
+        self._signal()
         if self._on_drop is not None:
             self._on_drop(n)
 
+    def _signal(self) -> None:
+        if self._wake is not None:
+            self._wake()
+        elif self._ready is not None:
+            self._ready.set()
+
+    def watch(self, wake: Callable[[], None] | None) -> None:
+        """Call `wake()` whenever something is queued (now too, if something is); None: stop."""
+        self._wake = wake
+        if wake is not None and self.pending():
+            wake()
+
+    def take(self) -> tuple[list[str], list[float]]:
+        """The next write: a drop notice first whenever some were lost, then what is queued, in order,
+        up to BATCH_CHARS (one message may be more); and the stamps of those messages, for `sent`."""
+        texts: list[str] = []
+        if self._dropped:
+            texts.append(json.dumps({"kind": "dropped", "count": self._dropped}))
+            self._dropped = 0
+        stamps: list[float] = []
+        size = 0
+        while self._items and (not texts or size < BATCH_CHARS):
+            item = self._items.popleft()
+            self.bytes -= len(item.text)
+            size += len(item.text)
+            texts.append(item.text)
+            if item.stamp is not None:
+                stamps.append(item.stamp)
+        return texts, stamps
+
+    def sent(self, stamps: list[float]) -> None:
+        """The messages of a `take` left: their latency from the events that caused them."""
+        if stamps and self._on_sent is not None:
+            now = time.perf_counter()
+            for stamp in stamps:
+                self._on_sent(now - stamp)
+
     async def pump(self, send: Send) -> None:
-        """Send queued messages in order, a drop notice first whenever some were lost. What is queued
-        when the socket gets its turn goes out together (up to BATCH_CHARS): one write, not one each."""
+        """Send queued messages in order (see `take`) until cancelled: what is queued when the socket
+        gets its turn goes out together: one write, not one each."""
+        ready = self._ready = asyncio.Event()
         while True:
-            if not self._items and not self._dropped:
-                self._ready.clear()
-                await self._ready.wait()
-            texts: list[str] = []
-            if self._dropped:
-                texts.append(json.dumps({"kind": "dropped", "count": self._dropped}))
-                self._dropped = 0
-            stamps: list[float] = []
-            size = 0
-            while self._items and (not texts or size < BATCH_CHARS):
-                item = self._items.popleft()
-                self.bytes -= len(item.text)
-                size += len(item.text)
-                texts.append(item.text)
-                if item.stamp is not None:
-                    stamps.append(item.stamp)
+            if not self.pending():
+                ready.clear()
+                await ready.wait()
+            texts, stamps = self.take()
             await send(texts)
-            if stamps and self._on_sent is not None:
-                now = time.perf_counter()
-                for stamp in stamps:
-                    self._on_sent(now - stamp)
+            self.sent(stamps)
