@@ -21,7 +21,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from assist.bench.wsframes import OP_TEXT, LeanSocket, client_frame, open_socket
@@ -157,9 +157,10 @@ async def _open_all(sockets: Sequence[LeanSocket], port: int) -> None:
     await asyncio.gather(*(one(s) for s in sockets))
 
 
-async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: float = WARMUP_S) -> dict[str, Any]:
-    """Open every socket, write the script for `seconds` (measuring after `warmup`), return the
-    latencies and the window's figures."""
+async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: float = WARMUP_S,
+                    hold: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
+    """Open every socket, write the script for `seconds` (measuring after `warmup`), await `hold()`
+    with every socket still open, return the latencies and the window's figures."""
     tally = Tally(measured_from=float("inf"))
     agents = [AgentSocket(tally, mode, f"t{i}", port) for i in range(calls)]
     await _open_all(agents, port)
@@ -195,6 +196,8 @@ async def run_calls(mode: str, port: int, calls: int, seconds: float, warmup: fl
     cpu_s, machine_cpu_s = time.process_time() - cpu_from, machine_busy_s() - busy_from
     lost = tally.lost + sum(a.unanswered() for a in agents)
     gc.enable()
+    if hold is not None:
+        await hold()
     await _close_all([*agents, *ingests])
     window = deadline - measure_from
     return {"samples": tally.samples, "measured_from": measure_from, "until": until, "deadline": deadline,

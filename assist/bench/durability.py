@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ CALL_STEPS = (250, 500, 1000, 1500, 2000, 3000, 5000, 7500)
 
 
 # -- max concurrent calls under the latency budget -------------------------------------------------------
-async def _e2e(port: int, calls: int, seconds: float) -> Latencies:
-    return await measure("e2e", port, calls, seconds)
+async def _e2e(port: int, while_open: Callable[[], None], calls: int, seconds: float) -> Latencies:
+    return await measure("e2e", port, calls, seconds, while_open)
 
 
 def max_calls_p99_under_50ms(steps: tuple[int, ...] = CALL_STEPS, seconds: float = 15.0) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class LoopLag:
 
 
 Run = Callable[[int], Awaitable[Latencies]]
+LoadedRun = Callable[[int, Callable[[], None]], Awaitable[Latencies]]  # port, what to run with sockets open
 
 
 async def _with_relay(run: Run) -> tuple[Latencies, float]:
@@ -117,7 +118,7 @@ class ServerRun:
     cpu_us_per_event: float  # the server's CPU time in the measured window per event sent in it
     event_loop: str
     cpu_s: float = 0.0       # the server's CPU seconds in the measured window
-    gc_full_ms: float = 0.0  # one full collection with the run's calls still open
+    gc_full_ms: float = 0.0  # one full collection with the run's calls and sockets still open
 
     @property
     def cpu_cores(self) -> float:
@@ -138,15 +139,16 @@ class ServerRun:
         return self.latencies.cpu_s / max(1e-9, self.latencies.until - self.latencies.measured_from)
 
 
-async def with_assist(config: ServerConfig, run: Run) -> ServerRun:
-    """Run the generator against a fresh AssistServer."""
+async def with_assist(config: ServerConfig, run: LoadedRun) -> ServerRun:
+    """Run the generator against a fresh AssistServer; the full collection is timed once the measured
+    window is over, with the generator's sockets still open."""
+    gc_ms: list[float] = []
     async with AssistServer(config) as server, LoopLag().running() as lag:
-        got = await run(server.port)
-        gc_ms = full_collection_ms()
+        got = await run(server.port, lambda: gc_ms.append(full_collection_ms()))
     stall, stall_cpu = lag.longest(got.measured_from, got.until)
     cpu_ms = lag.cpu_ms(got.measured_from, got.until)
     cpu_us = cpu_ms * 1000 / got.events if got.events else float("nan")
-    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name(), cpu_ms / 1000, gc_ms)
+    return ServerRun(got, stall, stall_cpu, cpu_us, loop_name(), cpu_ms / 1000, gc_ms[0] if gc_ms else float("nan"))
 
 
 def full_collection_ms() -> float:
@@ -155,14 +157,14 @@ def full_collection_ms() -> float:
     The server runs its full collections on a timer (`gc_full_every_s`, 300 s by default), never in
     the middle of a few seconds' run, so the measured window does not meet one; but a sidebar does,
     once every few minutes, and its length grows with the calls open. Measured here right after the
-    generator's run, with that run's calls still open in the server, the same `gc.collect()` the
-    timer runs."""
+    generator's measured window, with its calls and sockets (sidebars, /ingest links) still open in
+    the server, the same `gc.collect()` the timer runs."""
     started = time.perf_counter()
     gc.collect()
     return (time.perf_counter() - started) * 1000
 
 
-def run_server(config: ServerConfig, run: Run) -> ServerRun:
+def run_server(config: ServerConfig, run: LoadedRun) -> ServerRun:
     """`with_assist` on the event loop `assist serve` would use with this config."""
     return eventloop.run(with_assist(config, run), use_uvloop=config.uvloop)
 
@@ -177,11 +179,11 @@ def run_e2e_bench(calls: int = 1000, seconds: float = 20.0) -> dict[str, Any]:
     e2e_lost_prompts / relay_lost (measured lines that never arrived; not in the percentiles) and
     server_cpu_cores / loadgen_cpu_cores / other_cpu_cores (CPU seconds per second of the e2e run's
     window: the server, the generator, every other process on the machine) and gc_full_ms (the
-    pause of the server's timed full collection with these calls open: `full_collection_ms`)."""
+    pause of the server's timed full collection with these calls and sockets open: `full_collection_ms`)."""
     config = server_config(calls)
     relay, relay_stall = eventloop.run(_with_relay(lambda port: measure("relay", port, calls, seconds)),
                                        use_uvloop=config.uvloop)
-    server = run_server(config, lambda port: measure("e2e", port, calls, seconds))
+    server = run_server(config, lambda port, while_open: measure("e2e", port, calls, seconds, while_open))
     e2e = server.latencies
     out: dict[str, Any] = {
         "e2e_p50_ms": percentile(e2e.samples, 0.50), "e2e_p99_ms": percentile(e2e.samples, 0.99),

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from assist.bench.callgen import CALLS_PER_INGEST, run_calls
 from assist.server import eventloop
 
 RESULT_ENV = "ASSIST_LOADGEN_RESULT"  # where a generator process writes its result (JSON)
+HOLD_ENV = "ASSIST_LOADGEN_HOLD"  # set: the calls generator says OPEN_LINE and keeps its sockets until stdin ends
+OPEN_LINE = b"sockets open\n"
 BLAST_CONNECTIONS = 8
 BLAST_WINDOW = 64      # unacked events in flight per connection
 BLAST_CALLS = 50       # calls per connection, round robin
@@ -162,16 +165,20 @@ async def _burst(port: int, events: int, timeout: float) -> dict[str, Any]:
             "events_per_s": answered / max(1e-9, elapsed)}
 
 
-async def _run(args: list[str], timeout: float, what: str) -> Any:
+async def _run(args: list[str], timeout: float, what: str, while_open: Callable[[], None] | None = None) -> Any:
     """Run one generator process; its result comes back in a file of its own (RESULT_ENV), so that
-    nothing else the process may write on stdout can mix into it."""
+    nothing else the process may write on stdout can mix into it. With `while_open`, the process keeps
+    its sockets open after its run until `while_open()` has run here (see `measure`)."""
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
+        env = {**os.environ, RESULT_ENV: str(result)}
+        if while_open is not None:
+            env[HOLD_ENV] = "1"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "assist.bench.loadgen", *args, env={**os.environ, RESULT_ENV: str(result)},
+            sys.executable, "-m", "assist.bench.loadgen", *args, env=env, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            out, err = await asyncio.wait_for(_talk(proc, while_open), timeout)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -186,6 +193,39 @@ async def _run(args: list[str], timeout: float, what: str) -> Any:
         raise RuntimeError(f"the {what} load generator's result is not JSON ({exc}); it wrote {said}") from None
 
 
+async def _talk(proc: asyncio.subprocess.Process, while_open: Callable[[], None] | None) -> tuple[bytes, bytes]:
+    """Wait for the process's OPEN_LINE (when `while_open` is given), run `while_open`, then end its
+    stdin (which lets it close its sockets and finish) and collect what it wrote."""
+    assert proc.stdin is not None and proc.stdout is not None
+    before = b""
+    if while_open is not None:
+        while line := await proc.stdout.readline():  # b"" when it ended without saying it (then no hook)
+            if line == OPEN_LINE:
+                while_open()
+                break
+            before += line
+    proc.stdin.close()
+    out, err = await proc.communicate()
+    return before + out, err
+
+
+async def hold_sockets(timeout: float = 120.0) -> None:
+    """In a calls generator run with HOLD_ENV: say OPEN_LINE on stdout and return once stdin ends (the
+    parent is done with the open sockets) or after `timeout`."""
+    if not os.environ.get(HOLD_ENV):
+        return
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        sys.stdout.buffer.write(OPEN_LINE)
+        sys.stdout.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        transport.close()
+
+
 def _result(value: Any) -> None:
     """Hand the result to the parent: the file it named, or stdout when run by hand."""
     text = json.dumps(value)
@@ -195,9 +235,12 @@ def _result(value: Any) -> None:
         print(text)
 
 
-async def measure(mode: str, port: int, calls: int, seconds: float) -> Latencies:
-    """Run the `calls` generator (mode "e2e" or "relay") against the server on `port`."""
-    got = await _run(["calls", mode, str(port), str(calls), str(seconds)], seconds + 180, mode)
+async def measure(mode: str, port: int, calls: int, seconds: float,
+                  while_open: Callable[[], None] | None = None) -> Latencies:
+    """Run the `calls` generator (mode "e2e" or "relay") against the server on `port`. `while_open`,
+    if given, runs in this process after the measured window, while the generator's sockets (every
+    call's sidebar, the /ingest links) are still open: what it measures sees the server as loaded."""
+    got = await _run(["calls", mode, str(port), str(calls), str(seconds)], seconds + 180, mode, while_open)
     return Latencies.of(got)
 
 
@@ -219,7 +262,7 @@ __all__ = ["CALLS_PER_INGEST", "Latencies", "blast", "burst", "measure"]
 if __name__ == "__main__":
     if sys.argv[1:2] == ["calls"]:
         mode, port, n, secs = sys.argv[2:6]
-        _result(eventloop.run(run_calls(mode, int(port), int(n), float(secs))))
+        _result(eventloop.run(run_calls(mode, int(port), int(n), float(secs), hold=hold_sockets)))
     elif sys.argv[1:2] == ["blast"]:
         with contextlib.suppress(KeyboardInterrupt):
             _result(asyncio.run(_blast(int(sys.argv[2]), float(sys.argv[3]))))

@@ -42,3 +42,28 @@ def test_every_measured_line_is_a_sample_or_counted_lost() -> None:
     for got in (e2e, relay, no_prompts):
         assert got["events_sent"] == got["events"] > CALLS and got["refused"] == 0
     assert e2e["answers"] == e2e["events"]  # one ack per event
+
+
+def test_what_is_measured_after_the_window_sees_every_socket_still_open() -> None:
+    """The bench times the full collection between the measured window and the generator's closing:
+    the pause a sidebar meets every few minutes is the one with every call's sockets open."""
+    from assist.bench.loadgen import measure
+
+    seen: list[dict[str, int]] = []
+
+    async def main() -> dict[str, int]:
+        async with AssistServer(server_config(CALLS)) as server:
+            def while_open() -> None:
+                seen.append(dict(server.health()["connections"]))
+
+            await asyncio.wait_for(measure("e2e", server.port, CALLS, SECONDS, while_open), 60)
+            for _ in range(200):  # the generator closed its sockets on its way out
+                if not any(server.health()["connections"].values()):
+                    break
+                await asyncio.sleep(0.05)
+            return dict(server.health()["connections"])
+
+    after = asyncio.run(main())
+    assert len(seen) == 1  # it ran once
+    assert seen[0].get("agent") == CALLS and seen[0].get("cti", 0) >= 1  # every sidebar and the /ingest link open
+    assert not any(after.values())  # and then the generator let them go
