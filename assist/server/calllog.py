@@ -31,6 +31,11 @@ Sync = Literal["normal", "full"]
 _OPEN = "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, NULL, NULL)"
 _CLOSE = "UPDATE calls SET ended_at = ?, reason = ? WHERE call_id = ?"
 IN, OUT = 0, 1
+# A commit writes every page it changed to the WAL, and the rows_call index (call_id, n) takes each
+# transaction's rows at as many places as there are calls in it: ~1 page per row. With 2 kB pages
+# instead of SQLite's 4 kB a row cost ~13 us of the loop's CPU instead of ~21 us (measured: 17 events
+# a transaction over 5,000 open calls). New logs only; a log keeps the page size it was made with.
+PAGE_BYTES = 2048
 _INSERT_SIZES = (64, 16, 4, 1)  # rows per INSERT statement: a batch is written in as few as these allow
 _INSERT = {size: "INSERT INTO rows VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * size) for size in _INSERT_SIZES}
 # The first layout (logs written before versioning have user_version 0 and this layout).
@@ -95,6 +100,7 @@ def _connect(path: Path, sync: Sync) -> sqlite3.Connection:
         if not path.exists():  # transcripts are personal data: owner only (SQLite gives -wal/-shm the same mode)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # takes effect only in a file with nothing in it yet
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={sync.upper()}")
         db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the event loop (Checkpointer)
