@@ -72,7 +72,7 @@ LEVEL_KEYS = ("p99_ms_by_calls", "loop_stall_ms_by_calls", "loop_stall_cpu_ms_by
               "server_cpu_us_per_event_by_calls", "lost_prompts_by_calls", "events_per_s_intended_by_calls",
               "events_per_s_sent_by_calls", "send_late_max_ms_by_calls", "server_cpu_cores_by_calls",
               "loadgen_cpu_cores_by_calls", "loadgen_cpu_share_by_calls", "other_cpu_cores_by_calls",
-              "gc_full_ms_by_calls")
+              "gc_full_ms_by_calls", "gc_walk_all_ms_by_calls")
 DELIVERED_SHARE = 0.98
 
 
@@ -83,7 +83,7 @@ def _level(server: ServerRun) -> dict[str, Any]:
         round(server.cpu_us_per_event, 1), got.lost, round(got.events_per_s_intended), round(got.events_per_s_sent),
         round(got.send_late_max_ms, 1), round(server.cpu_cores, 3), round(server.loadgen_cpu_cores, 3),
         round(got.cpu_s / max(1e-9, got.cpu_s + server.cpu_s), 3), round(server.other_cpu_cores, 3),
-        round(server.gc_full_ms, 1)), strict=True))
+        round(server.gc_full_ms, 1), round(server.gc_walk_all_ms, 1)), strict=True))
 
 
 def level_failure(got: Latencies) -> str:

@@ -35,7 +35,8 @@ from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, purge_file
 from assist.server.config import ServerConfig
 from assist.server.ctilink import EdgeConnection, apply_message
-from assist.server.gctune import QuietGC
+from assist.server.eventloop import loop_name
+from assist.server.gctune import QuietGC, end_parser
 from assist.server.groupcommit import GroupCommit
 from assist.server.guard import ConnectionCaps, HostCheck, IngestBudget, RateLimit
 from assist.server.http import (
@@ -156,7 +157,10 @@ class AssistServer:
         self.port = self._server.sockets[0].getsockname()[1]
         self.keepalive.start()
         if self.config.gc_full_every_s > 0:  # see gctune: no full GC pause in the middle of the traffic
-            self._gc = QuietGC(self.config.gc_full_every_s, self.metrics.gc_pause.observe)
+            # freezing only on uvloop: asyncio's own socket transports hold a bound method of themselves (a
+            # cycle each), which the frozen generation would keep after the socket closed (gctune.py)
+            freeze = self.config.gc_freeze_every_s if loop_name() == "uvloop" else 0.0
+            self._gc = QuietGC(self.config.gc_full_every_s, self.metrics.gc_pause.observe, freeze_every_s=freeze)
             self._gc.start()
         else:
             gc.freeze()  # rules and engine tables live forever: keep them out of every full collection
@@ -327,6 +331,9 @@ class AssistServer:
             pass
         finally:
             self.keepalive.discard(connection)
+            if self._gc is not None:
+                self._gc.closed(connection)  # its objects may have been frozen: see server/gctune.py
+            connection.connection_lost_waiter.add_done_callback(functools.partial(end_parser, connection.protocol))
             self.caps.give((who.role, who.agent_id))
             self._counts[who.role] -= 1
             self.metrics.connections.labels(who.role).dec()

@@ -68,6 +68,6 @@ def test_live_run_reports_latency_stalls_and_the_full_collection_pause_under_sta
 
     got = run_e2e_bench(calls=20, seconds=6)
     assert {"e2e_p50_ms", "e2e_p99_ms", "relay_p99_ms", "loop_stall_max_ms", "server_cpu_us_per_event",
-            "e2e_lost_prompts", "gc_full_ms"} <= set(got)
+            "e2e_lost_prompts", "gc_full_ms", "gc_walk_all_ms"} <= set(got)
     assert got["e2e_samples"] > 0 and got["e2e_lost_prompts"] == 0  # every measured prompt arrived
     assert got["gc_full_ms"] > 0  # a full collection ran with the calls open, and its pause is reported
