@@ -73,6 +73,17 @@ def _no_mark() -> int:
     return 0
 
 
+def _gone(connection: ServerConnection, _: object) -> None:
+    """A connection is lost and its handler has ended: break the reference cycles it would leave, which
+    the frozen generation would keep (server/gctune.py): websockets' parser, and the CtiLink of a native
+    /ingest connection (it refers to its connection and its ack queue, which both refer to it); found by
+    tests/server/test_gc_freeze.py."""
+    end_parser(connection.protocol)
+    if isinstance(connection, EdgeConnection) and connection.link is not None:
+        link, connection.link = connection.link, None
+        link._acks = None  # its ack queue calls back into it (on_taken): a cycle holding the connection
+
+
 class AssistServer:
     """Owns the engine, the hub and the websockets server. Use as an async context manager."""
 
@@ -333,7 +344,7 @@ class AssistServer:
             self.keepalive.discard(connection)
             if self._gc is not None:
                 self._gc.closed(connection)  # its objects may have been frozen: see server/gctune.py
-            connection.connection_lost_waiter.add_done_callback(functools.partial(end_parser, connection.protocol))
+            connection.connection_lost_waiter.add_done_callback(functools.partial(_gone, connection))
             self.caps.give((who.role, who.agent_id))
             self._counts[who.role] -= 1
             self.metrics.connections.labels(who.role).dec()
