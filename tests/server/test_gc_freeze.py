@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import weakref
 from collections import Counter
 
-from serverkit import agent, end, feedback, ingest, raise_prompts, recv_until, run, send, server, start
+from serverkit import ANGRY, agent, end, feedback, ingest, raise_prompts, recv_until, run, say, send, server, start
 from websockets.asyncio.client import connect
 
 from assist.server import eventloop
@@ -24,7 +25,7 @@ async def one_round(srv: AssistServer) -> None:
     the server's freezing steps taken while all of it was alive."""
     quiet = srv._gc
     assert quiet is not None
-    cti = await ingest(srv)
+    cti, cti_vanished = await ingest(srv), await ingest(srv)
     polite, vanished, asleep = await agent(srv, "a7"), await agent(srv, "a8"), await agent(srv, "a9")
     supervisor = await connect(srv.url("/supervisor", "sup-secret", scheme="ws"))
     assert (await send(cti, start("f1", "a7")))["type"] == "ack"
@@ -32,23 +33,27 @@ async def one_round(srv: AssistServer) -> None:
     prompt, _ = await recv_until(polite, lambda m: m["kind"] == "prompt" and m.get("t_ms") is not None)
     await feedback(polite, prompt["id"], "helpful")
     await recv_until(polite, lambda m: m["kind"] == "feedback")
+    assert (await send(cti_vanished, start("f2", "a8")))["type"] == "ack"
+    await cti_vanished.send(json.dumps(say("f2", "customer", ANGRY, 3000)))  # its answer is never read
     quiet.age()  # everything above is frozen now, mid-life
     asleep.transport.pause_reading()  # the keepalive closes it (1011)
     async with asyncio.timeout(10):
-        while len(srv.keepalive) > 4:
+        while len(srv.keepalive) > 5:
             await asyncio.sleep(0.05)
     asleep.transport.resume_reading()
     assert (await send(cti, end("f1", 20_000)))["type"] == "ack"
+    assert (await send(cti, end("f2", 20_000)))["type"] == "ack"
     await polite.close()                 # a normal close
     vanished.transport.abort()           # a sidebar that vanished (no close handshake)
+    cti_vanished.transport.abort()       # a CTI link that vanished with an answer in flight
     await supervisor.close()
     await cti.close()
     async with asyncio.timeout(10):
         await asyncio.gather(asleep.wait_closed(), vanished.wait_closed())
         while any(srv.health()["connections"].values()) or srv.hub.calls:
             await asyncio.sleep(0.05)
-    for client in (cti, polite, vanished, asleep, supervisor):  # the clients live in this process too: their
-        end_parser(client.protocol)  # protocols keep the cycles the server breaks in its own
+    for client in (cti, cti_vanished, polite, vanished, asleep, supervisor):  # the clients live in this process
+        end_parser(client.protocol)  # too: their protocols keep the cycles the server breaks in its own
     quiet.age()
 
 
