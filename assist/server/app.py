@@ -171,7 +171,8 @@ class AssistServer:
             # freezing only on uvloop: asyncio's own socket transports hold a bound method of themselves (a
             # cycle each), which the frozen generation would keep after the socket closed (gctune.py)
             freeze = self.config.gc_freeze_every_s if loop_name() == "uvloop" else 0.0
-            self._gc = QuietGC(self.config.gc_full_every_s, self.metrics.gc_pause.observe, freeze_every_s=freeze)
+            self._gc = QuietGC(self.config.gc_full_every_s, self.metrics.gc_pause.observe, freeze_every_s=freeze,
+                              refresh_every_s=self.config.gc_refresh_every_s)
             self._gc.start()
         else:
             gc.freeze()  # rules and engine tables live forever: keep them out of every full collection

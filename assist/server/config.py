@@ -162,6 +162,7 @@ class ServerConfig(BaseSettings):
     tick_interval_s: float = Field(default=1.0, gt=0)
     gc_full_every_s: float = Field(default=300.0, ge=0)  # a full GC on this timer, never mid-traffic; 0: defaults
     gc_freeze_every_s: float = Field(default=0.1, ge=0)  # what survives this long is frozen (gctune); 0: never
+    gc_refresh_every_s: float = Field(default=3600.0, ge=0)  # frozen garbage freed this often at least; 0: never
     stop_timeout_s: float = Field(default=10.0, gt=0)  # SIGTERM/SIGINT: the longest a graceful stop may take
     uvloop: bool = True  # run on uvloop's event loop where it is installed; false: asyncio's own
     certfile: str | None = None

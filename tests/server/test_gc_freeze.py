@@ -116,3 +116,24 @@ def test_closed_sockets_held_by_frozen_cycles_are_freed_once_more_than_the_bound
             quiet.stop()
 
     run(scenario())
+
+
+def test_frozen_garbage_of_any_kind_is_freed_once_the_refresh_interval_has_passed() -> None:
+    """The watch sees only closed sockets; any other frozen cycle waits at most `gc_refresh_every_s`."""
+    async def scenario() -> None:
+        quiet = QuietGC(full_every_s=3600, freeze_every_s=3600, refresh_every_s=0.3)
+        quiet.start()
+        try:
+            leak = Cycle()  # no socket: the watch never hears of it
+            quiet.age()
+            ref = weakref.ref(leak)
+            del leak
+            quiet.full()
+            assert ref() is not None and quiet.refreshes == 0  # frozen, and the interval has not passed
+            await asyncio.sleep(0.4)
+            quiet.full()
+            assert ref() is None and quiet.refreshes == 1
+        finally:
+            quiet.stop()
+
+    run(scenario())
