@@ -80,8 +80,7 @@ def _gone(connection: ServerConnection, _: object) -> None:
     tests/server/test_gc_freeze.py."""
     end_parser(connection.protocol)
     if isinstance(connection, EdgeConnection) and connection.link is not None:
-        link, connection.link = connection.link, None
-        link._acks = None  # its ack queue calls back into it (on_taken): a cycle holding the connection
+        connection.link.release()
 
 
 class AssistServer:

@@ -169,6 +169,14 @@ class CtiLink:
         self._settle()
         return idle
 
+    def release(self) -> None:
+        """The connection is lost and its handler has ended: let go of the ack queue (it calls back into
+        the link) and of the connection's way to the link, cycles a frozen generation would keep
+        (server/gctune.py), so the link and its connection are freed by their reference counts."""
+        self._apply = self._acks = None
+        if self.connection.link is self:
+            self.connection.link = None
+
     def acks_taken(self) -> None:
         """The ack writer took replies off the queue: room to apply again (in a turn of its own)."""
         if self.held and not self._later and self._current is None and not self._stopped:
