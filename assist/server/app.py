@@ -30,11 +30,11 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
+from assist.core.events import json_problem
 from assist.errors import Problem
 from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, purge_file
 from assist.server.config import ServerConfig
-from assist.server.ctilink import EdgeConnection, apply_message
 from assist.server.eventloop import loop_name
 from assist.server.gctune import QuietGC, end_parser
 from assist.server.groupcommit import GroupCommit
@@ -56,31 +56,17 @@ from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.reload import PackVersions, reload_packs
 from assist.server.router import Durability, Router
-from assist.server.sending import AckQueue, Acks, send_acks
+from assist.server.sending import Acks, send_acks
 from assist.server.shutdown import Shutdown
 from assist.server.sidebar import SocketWriter
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
-from assist.server.wire import socket_error
+from assist.server.wire import ingest_error, socket_error
 
 log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
 CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
 PURGE_EVERY_S = 3600.0
-
-
-def _no_mark() -> int:
-    return 0
-
-
-def _gone(connection: ServerConnection, _: object) -> None:
-    """A connection is lost and its handler has ended: break the reference cycles it would leave, which
-    the frozen generation would keep (server/gctune.py): websockets' parser, and the CtiLink of a native
-    /ingest connection (it refers to its connection and its ack queue, which both refer to it); found by
-    tests/server/test_gc_freeze.py."""
-    end_parser(connection.protocol)
-    if isinstance(connection, EdgeConnection) and connection.link is not None:
-        connection.link.release()
 
 
 class AssistServer:
@@ -160,7 +146,6 @@ class AssistServer:
         self._server = await serve(
             self._handle, self.config.host, self.config.port, process_request=self._process_request,
             max_size=self.config.limits.max_message_bytes, ssl=ssl_context, compression=None,
-            create_connection=EdgeConnection,  # native /ingest frames go straight to a CtiLink
             server_header="assist",  # no software versions for a scanner to match
             ping_interval=None,  # one keepalive sweep for every socket (server/keepalive.py), not a task each
         )
@@ -344,7 +329,7 @@ class AssistServer:
             self.keepalive.discard(connection)
             if self._gc is not None:
                 self._gc.closed(connection)  # its objects may have been frozen: see server/gctune.py
-            connection.connection_lost_waiter.add_done_callback(functools.partial(_gone, connection))
+            connection.connection_lost_waiter.add_done_callback(functools.partial(end_parser, connection.protocol))
             self.caps.give((who.role, who.agent_id))
             self._counts[who.role] -= 1
             self.metrics.connections.labels(who.role).dec()
@@ -353,28 +338,26 @@ class AssistServer:
 
     # -- /ingest ------------------------------------------------------------------------------------
     async def _ingest(self, connection: ServerConnection) -> None:
-        """Apply messages as they come (server/ctilink.py); their acks go out, in order, once the call log
-        holds them. Reading does not wait for the disk, so one connection's events share transactions too."""
-        link = connection.link if isinstance(connection, EdgeConnection) else None
-        assert link is not None, "a native /ingest connection has its link from its request on"
+        """Apply messages as they come; their acks go out, in order, once the call log holds them.
+        Reading does not wait for the disk, so one connection's events share transactions too."""
         limits = self.config.limits
         budget = IngestBudget(limits.ingest_slice_bytes, limits.max_events_per_s)
-        acks = AckQueue(limits.acks_in_flight, on_taken=link.acks_taken)
+        acks: Acks = asyncio.Queue(limits.acks_in_flight)
         sender = asyncio.create_task(send_acks(connection, acks, self.commits))
-        mark = self.commits.mark if self.commits is not None else _no_mark
-        link.start(functools.partial(apply_message, self.router, budget=budget), acks, mark, budget)
         try:
-            await self.shutdown.until_stop(link.finished)
-            await link.stop()  # the message in hand is applied; nothing more is
+            async for message in self.shutdown.messages(connection):
+                replies = await self._ingest_message(message, time.perf_counter(), budget)
+                await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
+                if budget.abusive():
+                    await acks.put(None)
+                    await sender
+                    await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
+                    return
             await acks.put(None)
             await sender  # the last acks go out (or the connection is gone)
-            if link.abusive:
-                await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
-            else:
-                await self.shutdown.going_away(connection)
+            await self.shutdown.going_away(connection)
         finally:
             sender.cancel()
-            link.stop()
 
     async def _ingest_vendor(self, connection: ServerConnection, vendor: VendorIngest) -> None:
         """A vendor stream (see server/vendor.py): answers by message index, sent once the log holds them."""
@@ -395,6 +378,37 @@ class AssistServer:
             await self.shutdown.going_away(connection)
         finally:
             sender.cancel()
+
+    async def _ingest_message(self, message: str | bytes, stamp: float,
+                              budget: IngestBudget) -> list[dict[str, Any]]:
+        """Apply one /ingest message (an event or a batch); its replies, one per event, in order. A big
+        batch is applied in slices of the connection's byte budget, with the loop running in between."""
+        try:
+            obj = json.loads(message)
+        except (ValueError, RecursionError) as exc:  # also too deep, or an integer over 4,300 digits
+            return [ingest_error(Problem("", f"expected a JSON object or array of objects, got {json_problem(exc)}",
+                                         "", "a JSON object or array of objects", "invalid JSON"),
+                                 code="invalid_json", index=None)]
+        batch = isinstance(obj, list)
+        items = obj if batch else [obj]
+        raw = message if isinstance(message, str) and not batch else None  # logged as it came
+        share = len(message) // max(1, len(items)) + 1  # each event's part of the message's bytes
+        replies: list[dict[str, Any]] = []
+        for i, item in enumerate(items):
+            if budget.admit():
+                reply = self.router.ingest(item, stamp, raw)
+            else:
+                rate = budget.ceiling.rate if budget.ceiling is not None else 0.0
+                over = Problem("", f"over the limit of {rate:g} events/s per connection: event not applied", "",
+                               f"at most {rate:g} events/s on one connection", "more")
+                seq, call_id = (item.get("seq"), item.get("call_id")) if isinstance(item, dict) else (None, None)
+                reply = ingest_error(over, code="rate_limited", seq=seq, call_id=call_id)
+            if reply["type"] == "error":
+                reply["index"] = i if batch else None
+            replies.append(reply)
+            if budget.spend(share):
+                await asyncio.sleep(0)  # healthz, ticks, commits and other connections run here
+        return replies
 
     # -- /agent and /supervisor ---------------------------------------------------------------------
     async def _subscriber(self, connection: ServerConnection, who: Identity) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.asyncio.connection import Connection
@@ -49,20 +49,6 @@ async def send_texts(connection: Connection, texts: Sequence[str]) -> None:
 
 
 Acks = asyncio.Queue[tuple[int, list[dict[str, Any]]] | None]
-
-
-class AckQueue(Acks):
-    """An ack queue that tells `on_taken` whenever the writer takes an item off it (room again)."""
-
-    def __init__(self, maxsize: int, on_taken: Callable[[], None] | None = None) -> None:
-        super().__init__(maxsize)
-        self.on_taken = on_taken
-
-    def _get(self) -> tuple[int, list[dict[str, Any]]] | None:
-        item = super()._get()  # asyncio.Queue's storage hook
-        if self.on_taken is not None:
-            self.on_taken()
-        return item
 
 
 async def send_acks(connection: Connection, acks: Acks, commits: Durability | None) -> None:

@@ -52,22 +52,6 @@ class Shutdown:
                 self._receiving.discard(task)
             yield message
 
-    async def until_stop(self, done: asyncio.Future[None]) -> None:
-        """Wait for a direct /ingest link's `done` (server/ctilink.py), or return at the graceful stop."""
-        task = asyncio.current_task()
-        assert task is not None
-        if self.stopping:
-            return
-        self._receiving.add(task)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            if self.stopping and task.uncancel() == 0:
-                return  # the link stops applying: what was not applied is not acked, so the client resends it
-            raise
-        finally:
-            self._receiving.discard(task)
-
     async def going_away(self, connection: ServerConnection) -> None:
         """At the end of an /ingest handler, once its acks are out: close 1001 if the server is stopping."""
         if self.stopping:

@@ -28,20 +28,12 @@ Reply = dict[str, Any]
 Apply = Callable[[dict[str, Any], float], Reply]
 
 
-NATIVE = ("native", "jsonl")  # the `format` values of the native event stream
-
-
-def is_native(path: str) -> bool:
-    """Does an /ingest request for `path` carry native events (no vendor `format`)?"""
-    return dict(parse_qsl(urlsplit(path).query)).get("format", "native") in NATIVE
-
-
 def stream_for(path: str) -> LiveStream | tuple[HTTPStatus, str] | None:
     """The vendor stream an /ingest request asks for: None for the native stream, or the reason it
     cannot be opened (400 and a message naming the query parameter)."""
     params: Mapping[str, str] = dict(parse_qsl(urlsplit(path).query))
     fmt = params.get("format", "native")
-    if fmt in NATIVE:
+    if fmt in ("native", "jsonl"):
         return None
     try:
         return LiveStream.open(fmt, params)

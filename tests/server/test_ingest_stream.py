@@ -1,5 +1,5 @@
-"""/ingest applied straight from the socket (server/ctilink.py), with real websockets clients on loopback:
-answers in order, fragments, bad UTF-8, and a CTI that sends far faster than it reads its answers."""
+"""One /ingest connection's stream, with real websockets clients on loopback: answers in order,
+fragments, bad UTF-8, and a CTI that sends far faster than it reads its answers."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ from serverkit import ingest, recv, run, say, server, start
 from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Frame, Opcode
 
-from assist.server.app import AssistServer
-from assist.server.ctilink import EdgeConnection
-
 EVENTS = 100  # per message: each `{}` is answered with an error frame of its own (~25 kB of answers a message)
 FILLER = "[" + ",".join(["{}"] * EVENTS) + "]" + " " * 60_000  # and 60 kB in: both directions fill soon
 MAX_SENT = 2_000  # 120 MB: far more than the socket buffers of loopback hold
-
-
-def links(srv: AssistServer) -> list[EdgeConnection]:
-    assert srv._server is not None
-    return [c for c in srv._server.connections if isinstance(c, EdgeConnection) and c.link is not None]
 
 
 def test_events_sent_without_waiting_are_answered_in_order_batches_included() -> None:
@@ -87,8 +79,6 @@ def test_a_cti_that_does_not_read_its_answers_is_slowed_down_and_loses_none() ->
             except TimeoutError:  # the server stopped reading: TCP pushed back on this sender
                 sent, pushed_back = sent + 1, True  # that message is written (send waits after writing)
             assert pushed_back, f"all {sent} messages were taken in: nothing pushed back"
-            (link,) = links(srv)
-            assert link.link is not None and len(link.link.held) < 1_000  # what it read and holds stays small
             answers = 0
             try:
                 while answers < sent * EVENTS:  # now it reads: every event it wrote is answered, once
