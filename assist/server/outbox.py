@@ -6,11 +6,10 @@ told how many went with `{"kind":"dropped","count":n}` before the next message i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,15 +33,14 @@ class Queued:
     stamp: float | None  # perf_counter() when the event that caused it arrived; None for ticks etc.
 
 
-Send = Callable[[list[str]], Awaitable[None]]  # texts, each a message of its own
 BATCH_CHARS = 64 << 10  # at most this much of the queue is taken for one write (one message may be more)
 
 
 class Outbox:
-    """Messages waiting for one socket. Delivered by a writer that `watch`es it (server/sidebar.py: no
-    task of its own per socket), or by `pump(send)` until cancelled."""
+    """Messages waiting for one socket, delivered by a writer that `watch`es it (server/sidebar.py: no
+    task of its own per socket)."""
 
-    __slots__ = ("_dropped", "_items", "_on_drop", "_on_sent", "_ready", "_wake", "bytes", "max_bytes", "size")
+    __slots__ = ("_dropped", "_items", "_on_drop", "_on_sent", "_wake", "bytes", "max_bytes", "size")
 
     def __init__(self, size: int, on_drop: Callable[[int], None] | None = None,
                  on_sent: Callable[[float], None] | None = None, max_bytes: int = 4 << 20):
@@ -51,7 +49,6 @@ class Outbox:
         self.bytes = 0
         self._items: deque[Queued] = deque()
         self._dropped = 0
-        self._ready: asyncio.Event | None = None     # pump()'s, made when it starts
         self._wake: Callable[[], None] | None = None  # a watching writer's
         self._on_drop = on_drop
         self._on_sent = on_sent
@@ -95,8 +92,6 @@ class Outbox:
     def _signal(self) -> None:
         if self._wake is not None:
             self._wake()
-        elif self._ready is not None:
-            self._ready.set()
 
     def watch(self, wake: Callable[[], None] | None) -> None:
         """Call `wake()` whenever something is queued (now too, if something is); None: stop."""
@@ -128,15 +123,3 @@ class Outbox:
             now = time.perf_counter()
             for stamp in stamps:
                 self._on_sent(now - stamp)
-
-    async def pump(self, send: Send) -> None:
-        """Send queued messages in order (see `take`) until cancelled: what is queued when the socket
-        gets its turn goes out together: one write, not one each."""
-        ready = self._ready = asyncio.Event()
-        while True:
-            if not self.pending():
-                ready.clear()
-                await ready.wait()
-            texts, stamps = self.take()
-            await send(texts)
-            self.sent(stamps)
