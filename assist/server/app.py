@@ -30,7 +30,6 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
 
 from assist.core.compiled import CompiledRules
-from assist.core.events import json_problem
 from assist.errors import Problem
 from assist.formats.live import LiveStream
 from assist.server.calllog import CallLog, CallLogError, purge_file
@@ -38,7 +37,7 @@ from assist.server.config import ServerConfig
 from assist.server.eventloop import loop_name
 from assist.server.gctune import QuietGC, end_parser
 from assist.server.groupcommit import GroupCommit
-from assist.server.guard import ConnectionCaps, HostCheck, IngestBudget, RateLimit
+from assist.server.guard import ConnectionCaps, HostCheck, RateLimit
 from assist.server.http import (
     STATIC_DIR,
     WS_PATHS,
@@ -51,21 +50,20 @@ from assist.server.http import (
     respond,
 )
 from assist.server.hub import Hub
+from assist.server.ingest import ingest_native, ingest_vendor
 from assist.server.keepalive import Keepalive
 from assist.server.metrics import Metrics
 from assist.server.outbox import HIGH, Outbox
 from assist.server.reload import PackVersions, reload_packs
 from assist.server.router import Durability, Router
-from assist.server.sending import Acks, send_acks
 from assist.server.shutdown import Shutdown
 from assist.server.sidebar import SocketWriter
 from assist.server.vendor import VendorIngest, stream_for
 from assist.server.webhook import SummaryWebhook
-from assist.server.wire import ingest_error, socket_error
+from assist.server.wire import socket_error
 
 log = logging.getLogger("assist.server")
 TICK_PARTS = 10  # ticks are spread over the interval in this many slices, so no burst stalls the loop
-CLOSE_RATE_LIMIT = 1008  # policy violation: a client far over its event rate is disconnected
 PURGE_EVERY_S = 3600.0
 
 
@@ -318,9 +316,10 @@ class AssistServer:
             if who.role == "cti":
                 self.shutdown.ingesting()
             if stream is not None:
-                await self._ingest_vendor(connection, VendorIngest(stream, self.router.ingest))
+                await ingest_vendor(connection, VendorIngest(stream, self.router.ingest), self.commits,
+                                    self.shutdown, self.config.limits)
             elif who.role == "cti":
-                await self._ingest(connection)
+                await ingest_native(connection, self.router, self.commits, self.shutdown, self.config.limits)
             else:
                 await self._subscriber(connection, who)
         except ConnectionClosed:
@@ -335,80 +334,6 @@ class AssistServer:
             self.metrics.connections.labels(who.role).dec()
             log.info("disconnected", extra={"role": who.role, "agent_id": who.agent_id,
                                             "code": connection.close_code})
-
-    # -- /ingest ------------------------------------------------------------------------------------
-    async def _ingest(self, connection: ServerConnection) -> None:
-        """Apply messages as they come; their acks go out, in order, once the call log holds them.
-        Reading does not wait for the disk, so one connection's events share transactions too."""
-        limits = self.config.limits
-        budget = IngestBudget(limits.ingest_slice_bytes, limits.max_events_per_s)
-        acks: Acks = asyncio.Queue(limits.acks_in_flight)
-        sender = asyncio.create_task(send_acks(connection, acks, self.commits))
-        try:
-            async for message in self.shutdown.messages(connection):
-                replies = await self._ingest_message(message, time.perf_counter(), budget)
-                await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
-                if budget.abusive():
-                    await acks.put(None)
-                    await sender
-                    await connection.close(CLOSE_RATE_LIMIT, "rate limit exceeded")
-                    return
-            await acks.put(None)
-            await sender  # the last acks go out (or the connection is gone)
-            await self.shutdown.going_away(connection)
-        finally:
-            sender.cancel()
-
-    async def _ingest_vendor(self, connection: ServerConnection, vendor: VendorIngest) -> None:
-        """A vendor stream (see server/vendor.py): answers by message index, sent once the log holds them."""
-        acks: Acks = asyncio.Queue(self.config.limits.acks_in_flight)
-        sender = asyncio.create_task(send_acks(connection, acks, self.commits))
-        budget = IngestBudget(self.config.limits.ingest_slice_bytes, None)  # the native path's pacing
-        try:
-            async for message in self.shutdown.messages(connection):
-                replies = vendor.message(message, time.perf_counter())
-                await acks.put((self.commits.mark() if self.commits is not None else 0, replies))
-                if budget.spend(len(message)):
-                    await asyncio.sleep(0)  # healthz, ticks, commits and other connections run here
-            if not self.shutdown.stopping:  # a normal close ends the call; an abnormal one raised above
-                vendor.close(time.perf_counter())
-            await acks.put((self.commits.mark() if self.commits is not None else 0, []))  # committed too
-            await acks.put(None)
-            await sender
-            await self.shutdown.going_away(connection)
-        finally:
-            sender.cancel()
-
-    async def _ingest_message(self, message: str | bytes, stamp: float,
-                              budget: IngestBudget) -> list[dict[str, Any]]:
-        """Apply one /ingest message (an event or a batch); its replies, one per event, in order. A big
-        batch is applied in slices of the connection's byte budget, with the loop running in between."""
-        try:
-            obj = json.loads(message)
-        except (ValueError, RecursionError) as exc:  # also too deep, or an integer over 4,300 digits
-            return [ingest_error(Problem("", f"expected a JSON object or array of objects, got {json_problem(exc)}",
-                                         "", "a JSON object or array of objects", "invalid JSON"),
-                                 code="invalid_json", index=None)]
-        batch = isinstance(obj, list)
-        items = obj if batch else [obj]
-        raw = message if isinstance(message, str) and not batch else None  # logged as it came
-        share = len(message) // max(1, len(items)) + 1  # each event's part of the message's bytes
-        replies: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            if budget.admit():
-                reply = self.router.ingest(item, stamp, raw)
-            else:
-                rate = budget.ceiling.rate if budget.ceiling is not None else 0.0
-                over = Problem("", f"over the limit of {rate:g} events/s per connection: event not applied", "",
-                               f"at most {rate:g} events/s on one connection", "more")
-                seq, call_id = (item.get("seq"), item.get("call_id")) if isinstance(item, dict) else (None, None)
-                reply = ingest_error(over, code="rate_limited", seq=seq, call_id=call_id)
-            if reply["type"] == "error":
-                reply["index"] = i if batch else None
-            replies.append(reply)
-            if budget.spend(share):
-                await asyncio.sleep(0)  # healthz, ticks, commits and other connections run here
-        return replies
 
     # -- /agent and /supervisor ---------------------------------------------------------------------
     async def _subscriber(self, connection: ServerConnection, who: Identity) -> None:
