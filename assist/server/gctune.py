@@ -97,7 +97,8 @@ class QuietGC:
         gc.set_threshold(YOUNG, NEVER, NEVER)  # older generations: on the timer only
         self._refreshed = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._full_collections())
-        self._young = asyncio.get_running_loop().create_task(self._young_collections())
+        if not 0 < self.freeze_every_s <= YOUNG_EVERY_S:  # a freezing step collects the young ones as often
+            self._young = asyncio.get_running_loop().create_task(self._young_collections())
         if self.freeze_every_s > 0:
             self._aging = asyncio.get_running_loop().create_task(self._freeze_survivors())
 

@@ -6,6 +6,8 @@ import asyncio
 import gc
 import weakref
 
+import pytest
+
 from assist.server.gctune import YOUNG_EVERY_S, QuietGC
 
 
@@ -16,12 +18,13 @@ class Node:
         self.me = self
 
 
-def test_young_garbage_is_collected_on_the_timer_while_allocations_stand_still() -> None:
-    asyncio.run(young_garbage())
+@pytest.mark.parametrize("freeze_every_s", [0.0, YOUNG_EVERY_S])  # the young timer; the freezing steps
+def test_young_garbage_is_collected_on_the_timer_while_allocations_stand_still(freeze_every_s: float) -> None:
+    asyncio.run(young_garbage(freeze_every_s))
 
 
-async def young_garbage() -> None:
-    quiet = QuietGC(full_every_s=3600)
+async def young_garbage(freeze_every_s: float) -> None:
+    quiet = QuietGC(full_every_s=3600, freeze_every_s=freeze_every_s)
     quiet.start()
     try:
         gone = weakref.ref(Node())  # young garbage; far fewer allocations follow than the threshold
